@@ -1,0 +1,39 @@
+// Entry point of the `loid` executable: builds the command tree and is the one place where library
+// errors become messages and exit codes.
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"loid: LoRA plugins and ID-text attention for review-based rating prediction"};
+  app.set_version_flag("--version", std::string(LOID_VERSION) + " (" + LOID_GIT_VERSION + ")");
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  CLI::App* data = app.add_subcommand("data", "Read, inspect, split and synthesise review data");
+  data->require_subcommand(1);
+  loid::cli::add_data_stats(*data);
+  loid::cli::add_data_split(*data);
+  loid::cli::add_data_synth(*data);
+  loid::cli::add_demo(app);
+  loid::cli::add_encode(app);
+  loid::cli::add_models(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const loid::InputError& e) {
+    std::fprintf(stderr, "loid: error: %s\n", e.what());
+    return 2;
+  } catch (const loid::UsageError& e) {
+    std::fprintf(stderr, "loid: usage error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loid: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

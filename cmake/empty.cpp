@@ -1,0 +1,1 @@
+// Placeholder so loid_nn exists before any torch source does.

@@ -1,0 +1,72 @@
+#include "core/fs.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <unistd.h>
+
+#include "core/error.h"
+
+namespace loid {
+
+namespace fs = std::filesystem;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, 0, std::string("cannot open for reading: ") + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw InputError(path, 0, "read failed");
+  return ss.str();
+}
+
+static std::string temp_name(const std::string& path) {
+  return path + ".tmp." + std::to_string(::getpid());
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  AtomicOutput out(path);
+  out.stream().write(content.data(), static_cast<std::streamsize>(content.size()));
+  out.commit();
+}
+
+void make_dirs(const std::string& path) {
+  if (path.empty()) return;
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) throw InputError(path, 0, "cannot create directory: " + ec.message());
+}
+
+bool file_exists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+AtomicOutput::AtomicOutput(std::string path) : path_(std::move(path)), tmp_(temp_name(path_)) {
+  fs::path parent = fs::path(path_).parent_path();
+  if (!parent.empty()) make_dirs(parent.string());
+  out_.open(tmp_, std::ios::binary | std::ios::trunc);
+  if (!out_) throw InputError(tmp_, 0, std::string("cannot open for writing: ") + std::strerror(errno));
+}
+
+AtomicOutput::~AtomicOutput() {
+  if (!committed_) {
+    out_.close();
+    std::remove(tmp_.c_str());
+  }
+}
+
+void AtomicOutput::commit() {
+  out_.flush();
+  if (!out_) throw InputError(tmp_, 0, "write failed (disk full?)");
+  out_.close();
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    throw InputError(path_, 0, std::string("cannot rename temporary file into place: ") +
+                                   std::strerror(errno));
+  }
+  committed_ = true;
+}
+
+}  // namespace loid

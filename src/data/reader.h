@@ -1,0 +1,56 @@
+// Reads review files into Review records: Amazon 2014/2018 JSON lines, the full 2014 dumps
+// (Python-literal lines), and TSV/CSV with a header; plain or gzip. Every line either becomes a
+// record or is counted under a skip reason (with its first line numbers); --strict turns the first
+// problem into an InputError naming file and line.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "data/review.h"
+
+namespace loid {
+
+enum class TextFields { kSummaryAndReview, kReviewOnly, kSummaryOnly };
+enum class DuplicatePolicy { kKeepLatest, kKeepFirst, kKeepAll };
+enum class Utf8Policy { kRepair, kSkip };
+
+struct ReadOptions {
+  TextFields text = TextFields::kSummaryAndReview;   // which fields make Review::text
+  DuplicatePolicy duplicates = DuplicatePolicy::kKeepLatest;  // for repeated (user, item) pairs
+  Utf8Policy invalid_utf8 = Utf8Policy::kRepair;     // repair with U+FFFD, or skip the line
+  bool strict = false;                               // throw on the first problem
+  std::size_t max_line_bytes = 1 << 20;              // longer lines are skipped ("line too long")
+  std::size_t max_examples = 5;                      // line numbers remembered per skip reason
+};
+
+struct SkipCount {
+  std::int64_t count = 0;
+  std::vector<std::int64_t> first_lines;  // up to ReadOptions::max_examples
+};
+
+struct ReadReport {
+  std::string file;
+  std::string format;                      // "json", "python-literal", "tsv", "csv"
+  std::int64_t lines = 0;                  // non-blank lines seen
+  std::int64_t kept = 0;                   // records returned
+  std::int64_t empty_text = 0;             // kept, flagged
+  std::int64_t utf8_repaired = 0;          // kept after repair
+  std::int64_t duplicates_dropped = 0;     // removed by the duplicate policy
+  std::map<std::string, SkipCount> skipped;  // reason -> count and first lines
+  std::int64_t skipped_total() const;
+};
+
+struct ReviewFile {
+  std::vector<Review> reviews;  // in file order (after duplicate handling)
+  ReadReport report;
+};
+
+// Reads one file. Throws InputError when the file cannot be opened, is truncated gzip, or (strict)
+// on the first bad line.
+ReviewFile read_reviews(const std::string& path, const ReadOptions& options = {});
+
+}  // namespace loid

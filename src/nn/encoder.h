@@ -1,0 +1,53 @@
+// The one interface every text encoder implements (BERT family, USE-Lite). LoID only talks to
+// encoders through it: tokenize a batch, run forward, get per-text vectors and token states, and
+// reach the named linear layers that LoRA adapters attach to.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace loid {
+
+// How a text becomes one vector.
+enum class Pooling {
+  kDefault,   // the encoder's own default (cls for BERT, sentence for USE-Lite)
+  kCls,       // hidden state of the first token ([CLS])
+  kPooler,    // tanh(W h_cls + b) (BERT only)
+  kMean,      // mean of non-padding token states
+  kSentence,  // the model's own normalised sentence embedding (USE-Lite)
+};
+Pooling pooling_from_name(const std::string& name);  // "cls", "pooler", "mean", "sentence", "default"
+
+struct TokenBatch {
+  torch::Tensor input_ids;       // (B, T) int64, padded to the longest text of the batch
+  torch::Tensor attention_mask;  // (B, T) int64, 1 for real tokens, 0 for padding
+};
+
+struct EncoderOutput {
+  torch::Tensor token_states;  // (B, T, H) last layer states
+  torch::Tensor vectors;       // (B, D) one vector per text, as chosen by Pooling
+};
+
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+  virtual std::string kind() const = 0;          // "bert" or "use_lite"
+  virtual std::int64_t width() const = 0;        // D of the vectors under the default pooling
+  virtual std::int64_t max_length() const = 0;   // longest token sequence accepted
+  // Tokenizes texts (truncating to max_length) and pads to the batch's longest.
+  virtual TokenBatch tokenize(const std::vector<std::string>& texts) const = 0;
+  virtual EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) = 0;
+  // The root module (parameters, train/eval mode, to(device)).
+  virtual torch::nn::Module& module() = 0;
+  // Linear layers by module path (HF names for BERT, e.g. "encoder.layer.0.attention.self.query").
+  virtual std::vector<std::pair<std::string, torch::nn::Linear>> named_linears() = 0;
+};
+
+// Loads an encoder from a model directory; the kind comes from config.json ("model_type").
+std::unique_ptr<Encoder> load_encoder(const std::string& dir);
+
+}  // namespace loid

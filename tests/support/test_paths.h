@@ -1,0 +1,35 @@
+// Paths the tests use: the source tree, its fixtures, and the optional real data beside the checkout.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace loid::testing {
+
+inline std::string source_dir() { return LOID_SOURCE_DIR; }
+inline std::string fixture(const std::string& rel) { return source_dir() + "/tests/fixtures/" + rel; }
+inline std::string golden(const std::string& rel) { return source_dir() + "/tests/golden/" + rel; }
+inline std::string cli_path() { return LOID_CLI_PATH; }
+
+// ../shared/data beside the checkout, or "" when absent.
+inline std::string shared_data(const std::string& rel) {
+  std::string p = source_dir() + "/../shared/data/" + rel;
+  return std::filesystem::exists(p) ? p : std::string();
+}
+
+// A fresh empty directory under the build's temp area, removed at the next call with the same name.
+inline std::string temp_dir(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() / ("loid_test_" + name);
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+}  // namespace loid::testing
+
+// Skips the current test, saying so, when a shared data file is absent.
+#define LOID_REQUIRE_SHARED(var, rel)                                                     \
+  const std::string var = ::loid::testing::shared_data(rel);                              \
+  if (var.empty()) GTEST_SKIP() << "../shared/data/" << (rel) << " absent; skipping real-data test"
