@@ -26,6 +26,12 @@ struct DataSplitResult {
   std::string tsv_path;  // the written split.tsv
 };
 
+// Reads, splits and writes; throws InputError for unreadable or empty input, UsageError for bad
+// options.
 DataSplitResult run_data_split(const DataSplitOptions& options);
+
+// Human-readable summary (several lines): kept/skipped lines, users, items, split sizes, cold-start
+// counts and the written path.
+std::string describe_split_result(const DataSplitResult& result, const SplitOptions& options);
 
 }  // namespace loid
