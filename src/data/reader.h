@@ -19,12 +19,12 @@ enum class DuplicatePolicy { kKeepLatest, kKeepFirst, kKeepAll };
 enum class Utf8Policy { kRepair, kSkip };
 
 struct ReadOptions {
-  TextFields text = TextFields::kSummaryAndReview;   // which fields make Review::text
+  TextFields text = TextFields::kSummaryAndReview;            // which fields make Review::text
   DuplicatePolicy duplicates = DuplicatePolicy::kKeepLatest;  // for repeated (user, item) pairs
-  Utf8Policy invalid_utf8 = Utf8Policy::kRepair;     // repair with U+FFFD, or skip the line
-  bool strict = false;                               // throw on the first problem
-  std::size_t max_line_bytes = 1 << 20;              // longer lines are skipped ("line too long")
-  std::size_t max_examples = 5;                      // line numbers remembered per skip reason
+  Utf8Policy invalid_utf8 = Utf8Policy::kRepair;  // repair with U+FFFD, or skip the line
+  bool strict = false;                            // throw on the first problem
+  std::size_t max_line_bytes = 1 << 20;           // longer lines are skipped ("line too long")
+  std::size_t max_examples = 5;                   // line numbers remembered per skip reason
 };
 
 struct SkipCount {
@@ -34,12 +34,12 @@ struct SkipCount {
 
 struct ReadReport {
   std::string file;
-  std::string format;                      // "json", "python-literal", "tsv", "csv"
-  std::int64_t lines = 0;                  // non-blank lines seen
-  std::int64_t kept = 0;                   // records returned
-  std::int64_t empty_text = 0;             // kept, flagged
-  std::int64_t utf8_repaired = 0;          // kept after repair
-  std::int64_t duplicates_dropped = 0;     // removed by the duplicate policy
+  std::string format;                        // "json", "python-literal", "tsv", "csv"
+  std::int64_t lines = 0;                    // non-blank lines seen
+  std::int64_t kept = 0;                     // records returned
+  std::int64_t empty_text = 0;               // kept, flagged
+  std::int64_t utf8_repaired = 0;            // kept after repair
+  std::int64_t duplicates_dropped = 0;       // removed by the duplicate policy
   std::map<std::string, SkipCount> skipped;  // reason -> count and first lines
   std::int64_t skipped_total() const;
 };
@@ -52,5 +52,26 @@ struct ReviewFile {
 // Reads one file. Throws InputError when the file cannot be opened, is truncated gzip, or (strict)
 // on the first bad line.
 ReviewFile read_reviews(const std::string& path, const ReadOptions& options = {});
+
+// Skip reasons used as keys of ReadReport::skipped. For kSkipTruncatedGzip the line number recorded
+// is the last complete line read before the stream broke off.
+inline constexpr const char* kSkipMalformed = "malformed line";
+inline constexpr const char* kSkipMissingUser = "missing user";
+inline constexpr const char* kSkipMissingItem = "missing item";
+inline constexpr const char* kSkipMissingRating = "missing rating";
+inline constexpr const char* kSkipRatingNotNumber = "rating not a number";
+inline constexpr const char* kSkipRatingOutOfRange = "rating out of range";
+inline constexpr const char* kSkipInvalidUtf8 = "invalid UTF-8";
+inline constexpr const char* kSkipLineTooLong = "line too long";
+inline constexpr const char* kSkipTruncatedGzip = "truncated gzip";
+
+// Option names as the CLI spells them ("summary+review", "review", "summary"; "latest", "first",
+// "all"; "repair", "skip"). The *_from_name functions throw UsageError listing the valid names.
+TextFields text_fields_from_name(const std::string& name);
+DuplicatePolicy duplicate_policy_from_name(const std::string& name);
+Utf8Policy utf8_policy_from_name(const std::string& name);
+std::string name_of(TextFields v);
+std::string name_of(DuplicatePolicy v);
+std::string name_of(Utf8Policy v);
 
 }  // namespace loid

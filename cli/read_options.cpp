@@ -1,0 +1,34 @@
+// Shared review-reading flags; names are turned into enums by the library (data/reader.h).
+#include "read_options.h"
+
+#include <string>
+
+namespace loid::cli {
+
+void add_read_options(CLI::App& cmd, loid::ReadOptions& opts) {
+  cmd.add_flag("--strict", opts.strict, "Stop with an error at the first bad line");
+  cmd.add_option_function<std::string>(
+         "--text", [&opts](const std::string& v) { opts.text = loid::text_fields_from_name(v); },
+         "Review text the models read: summary+review, review or summary")
+      ->type_name("FIELDS")
+      ->default_str(loid::name_of(opts.text));
+  cmd.add_option_function<std::string>(
+         "--duplicates",
+         [&opts](const std::string& v) { opts.duplicates = loid::duplicate_policy_from_name(v); },
+         "Repeated (user, item) pairs: keep the latest (by time; ties: later line), the first, "
+         "or all")
+      ->type_name("latest|first|all")
+      ->default_str(loid::name_of(opts.duplicates));
+  cmd.add_option_function<std::string>(
+         "--invalid-utf8",
+         [&opts](const std::string& v) { opts.invalid_utf8 = loid::utf8_policy_from_name(v); },
+         "Lines with invalid UTF-8: repair (U+FFFD, counted) or skip")
+      ->type_name("repair|skip")
+      ->default_str(loid::name_of(opts.invalid_utf8));
+  cmd.add_option("--max-line-bytes", opts.max_line_bytes,
+                 "Skip lines longer than this many bytes (\"line too long\")")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+}  // namespace loid::cli

@@ -1,0 +1,15 @@
+// The review-reading flags shared by every subcommand that reads review files (data stats, data
+// split, ...), so that they are spelled and documented the same everywhere.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "data/reader.h"
+
+namespace loid::cli {
+
+// Adds --strict, --text, --duplicates, --invalid-utf8 and --max-line-bytes to `cmd`, writing into
+// `opts` (which must outlive parsing). Unknown names raise loid::UsageError during parsing.
+void add_read_options(CLI::App& cmd, loid::ReadOptions& opts);
+
+}  // namespace loid::cli
