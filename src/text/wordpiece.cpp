@@ -156,7 +156,7 @@ void WordPieceTokenizer::split_word(const std::u32string& word,
 std::vector<std::int64_t> WordPieceTokenizer::piece_ids(const std::string& text) const {
   NormalizerOptions norm;
   norm.lower_case = options_.lower_case;
-  norm.strip_accents = options_.strip_accents;
+  norm.strip_accents = options_.strip_accents.value_or(options_.lower_case);
   norm.handle_chinese_chars = options_.tokenize_chinese_chars;
   std::vector<std::int64_t> ids;
   for (const auto& word : bert_pre_tokenize(bert_normalize(utf8_to_u32(text), norm))) {

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -11,8 +12,8 @@
 namespace loid {
 
 struct WordPieceOptions {
-  bool lower_case = true;     // uncased models: lower-case + strip accents
-  bool strip_accents = true;  // HF default: same as lower_case; cased models set both false
+  bool lower_case = true;              // uncased models: lower-case + strip accents
+  std::optional<bool> strip_accents;   // unset: follows lower_case, as HF (tokenizer_config.json)
   bool tokenize_chinese_chars = true;  // put spaces around CJK ideographs so each is its own word
   int max_input_chars_per_word = 100;  // longer words (in code points) become unk_token
   std::string unk_token = "[UNK]";     // piece for words that cannot be split into known pieces

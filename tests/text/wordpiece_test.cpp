@@ -46,8 +46,7 @@ TEST(WordPieceTest, GreedyLongestMatchWithContinuations) {
 
 TEST(WordPieceTest, MultiBytePiecesAndCasedOptions) {
   WordPieceOptions cased;
-  cased.lower_case = false;
-  cased.strip_accents = false;
+  cased.lower_case = false;  // strip_accents follows: accents are kept
   auto t = tiny(cased);
   EXPECT_EQ(t.tokenize("caf\xC3\xA9"), (Pieces{"caf", "##\xC3\xA9"}));
   EXPECT_EQ(t.tokenize("Caf\xC3\xA9"), (Pieces{"[UNK]"}));  // no lower-casing
@@ -56,6 +55,14 @@ TEST(WordPieceTest, MultiBytePiecesAndCasedOptions) {
   EXPECT_EQ(uncased.tokenize("\xE4\xB8\xAD"
                              "un"),
             (Pieces{"\xE4\xB8\xAD", "un"}));
+  // Explicit settings win over lower_case, as in HF: lower-case but keep accents, and the reverse.
+  WordPieceOptions lower_keep;
+  lower_keep.strip_accents = false;
+  EXPECT_EQ(tiny(lower_keep).tokenize("CAF\xC3\x89"), (Pieces{"caf", "##\xC3\xA9"}));
+  WordPieceOptions strip_only;
+  strip_only.lower_case = false;
+  strip_only.strip_accents = true;
+  EXPECT_EQ(tiny(strip_only).tokenize("caf\xC3\xA9"), (Pieces{"[UNK]"}));  // "##e" absent
 }
 
 TEST(WordPieceTest, LongWordsBecomeUnknown) {
@@ -66,7 +73,7 @@ TEST(WordPieceTest, LongWordsBecomeUnknown) {
   EXPECT_EQ(t.tokenize("unaffable"), (Pieces{"[UNK]"}));        // 9 chars: too long
   // The limit counts code points, not bytes: 4 x é is 8 bytes but 4 characters.
   o.max_input_chars_per_word = 4;
-  o.lower_case = o.strip_accents = false;
+  o.lower_case = false;
   EXPECT_EQ(tiny(o).tokenize("caf\xC3\xA9"), (Pieces{"caf", "##\xC3\xA9"}));
 }
 
