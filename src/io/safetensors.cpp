@@ -70,48 +70,93 @@ bool mul_u64(std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
   return !__builtin_mul_overflow(a, b, out);
 }
 
-// Parses the header JSON, rejecting duplicate keys at the two levels that carry meaning (tensor
-// names, and the fields of an entry): nlohmann would otherwise keep the last one silently.
-json parse_header(const std::string& bytes, std::size_t begin, std::size_t end,
-                  const std::string& origin) {
-  std::vector<std::set<std::string>> keys(3);
-  std::string duplicate;
-  int duplicate_depth = 0;
-  json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start && depth + 1 < 3) {
-      keys[depth + 1].clear();
-    } else if (event == json::parse_event_t::key && depth < 3 && duplicate.empty()) {
-      const std::string& k = parsed.get_ref<const std::string&>();
-      if (!keys[depth].insert(k).second) {
-        duplicate = k;
-        duplicate_depth = depth;
-      }
+// First pass over the header with a SAX handler: finds syntax errors, duplicate keys at the two
+// levels that carry meaning (tensor names, fields of an entry), which nlohmann's DOM would resolve
+// silently by keeping one, and absurd nesting, before any DOM is built. (nlohmann's callback parser
+// could check keys too, but it rescans the parent object at every end_object: quadratic in the
+// tensor count.)
+class HeaderScan : public nlohmann::json_sax<json> {
+ public:
+  static constexpr std::size_t kMaxDepth = 64;  // a real header nests 3 deep
+
+  std::string error;          // parse error message, or the duplicate key / depth problem
+  bool duplicate = false;     // error is about a duplicate key
+  std::size_t dup_depth = 0;  // 1: tensor name, 2: inside an entry
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    if (!push()) return false;
+    if (depth_ < keys_.size()) keys_[depth_].clear();
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (depth_ < keys_.size() && !keys_[depth_].insert(k).second) {
+      error = k;
+      duplicate = true;
+      dup_depth = depth_;
+      return false;
     }
     return true;
-  };
+  }
+  bool end_object() override { return pop(); }
+  bool start_array(std::size_t) override { return push(); }
+  bool end_array() override { return pop(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = e.what();
+    auto pos = error.find("] ");  // drop nlohmann's "[json.exception.parse_error.101] " prefix
+    if (pos != std::string::npos) error = error.substr(pos + 2);
+    return false;
+  }
+
+ private:
+  bool push() {
+    if (++depth_ > kMaxDepth) {
+      error = "nests deeper than " + std::to_string(kMaxDepth) + " levels";
+      return false;
+    }
+    return true;
+  }
+  bool pop() {
+    --depth_;
+    return true;
+  }
+  std::size_t depth_ = 0;
+  std::vector<std::set<std::string>> keys_ = std::vector<std::set<std::string>>(3);
+};
+
+json parse_header(const std::string& bytes, std::size_t begin, std::size_t end,
+                  const std::string& origin) {
   // nlohmann's lexer takes a NUL byte for the end of input and would silently ignore whatever
   // follows; raw NUL is never valid JSON, so reject it up front.
-  const void* nul = std::memchr(bytes.data() + begin, '\0', end - begin);
-  if (nul) {
+  const char* first = bytes.data() + begin;
+  const char* last = bytes.data() + end;
+  if (const void* nul = std::memchr(first, '\0', end - begin)) {
     throw InputError(origin, 0,
                      "header is not valid JSON: NUL byte at header offset " +
-                         std::to_string(static_cast<const char*>(nul) - (bytes.data() + begin)));
+                         std::to_string(static_cast<const char*>(nul) - first));
+  }
+  HeaderScan scan;
+  if (!json::sax_parse(first, last, &scan)) {
+    if (scan.duplicate) {
+      throw InputError(
+          origin, 0,
+          "header has duplicate key " + quote(scan.error) +
+              (scan.dup_depth == 1 ? " (tensor names must be unique)" : " inside a header entry"));
+    }
+    if (scan.error.rfind("nests", 0) == 0) throw InputError(origin, 0, "header " + scan.error);
+    throw InputError(origin, 0, "header is not valid JSON: " + scan.error);
   }
   json header;
   try {
-    header = json::parse(bytes.begin() + static_cast<std::ptrdiff_t>(begin),
-                         bytes.begin() + static_cast<std::ptrdiff_t>(end), cb);
-  } catch (const json::exception& e) {
-    std::string what = e.what();
-    auto pos = what.find("] ");
-    if (pos != std::string::npos) what = what.substr(pos + 2);
-    throw InputError(origin, 0, "header is not valid JSON: " + what);
-  }
-  if (!duplicate.empty()) {
-    throw InputError(
-        origin, 0,
-        std::string("header has duplicate key ") + quote(duplicate) +
-            (duplicate_depth == 1 ? " (tensor names must be unique)" : " inside a header entry"));
+    header = json::parse(first, last);
+  } catch (const json::exception& e) {  // the scan accepted it, so this is not expected
+    throw InputError(origin, 0, std::string("header is not valid JSON: ") + e.what());
   }
   if (!header.is_object()) {
     throw InputError(origin, 0,
@@ -509,26 +554,27 @@ std::string SafeTensorsWriter::header() const {
     offsets[&kv->first] = {cursor, cursor + kv->second.bytes.size()};
     cursor += kv->second.bytes.size();
   }
-  nlohmann::ordered_json h = nlohmann::ordered_json::object();
-  if (!metadata_.empty()) {
-    nlohmann::ordered_json meta = nlohmann::ordered_json::object();
-    for (const auto& [k, v] : metadata_) meta[k] = v;
-    h["__metadata__"] = std::move(meta);
-  }
-  for (const auto& [name, e] : entries_) {  // std::map: sorted by name
-    nlohmann::ordered_json entry = nlohmann::ordered_json::object();
-    entry["dtype"] = dtype_name(e.dtype);
-    entry["shape"] = e.shape;
-    const auto& o = offsets.at(&name);
-    entry["data_offsets"] = {o.first, o.second};
-    h[name] = std::move(entry);
-  }
-  std::string text;
+  // Assembled piece by piece: nlohmann's ordered_json looks keys up linearly, which made large
+  // headers quadratic. Each piece is still dumped by nlohmann, so escaping stays correct.
+  std::string text = "{";
   try {
-    text = h.dump();
-  } catch (const nlohmann::json::exception&) {
+    if (!metadata_.empty()) {
+      text += "\"__metadata__\":" + json(metadata_).dump();  // std::map: keys sorted
+    }
+    for (const auto& [name, e] : entries_) {  // std::map: sorted by name
+      const auto& o = offsets.at(&name);
+      if (text.size() > 1) text += ',';
+      text += json(name).dump();
+      text += ":{\"dtype\":\"";
+      text += dtype_name(e.dtype);
+      text += "\",\"shape\":" + json(e.shape).dump();
+      text +=
+          ",\"data_offsets\":[" + std::to_string(o.first) + "," + std::to_string(o.second) + "]}";
+    }
+  } catch (const json::exception&) {
     throw UsageError("safetensors: a tensor name or metadata string is not valid UTF-8");
   }
+  text += '}';
   text.append((8 - text.size() % 8) % 8, ' ');
   return text;
 }

@@ -213,6 +213,25 @@ TEST(SafeTensorsValidation, HostileNamesAreQuotedShort) {
   }
 }
 
+TEST(SafeTensorsValidation, DeepNestingRejectedEarly) {
+  // Valid JSON, but no safetensors header nests like this; reject before building a DOM.
+  std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  expect_error(blob(deep), "header nests deeper than 64 levels");
+}
+
+TEST(SafeTensorsReader, ManyTensorsRoundTrip) {
+  // 20k tensors: guards against the quadratic paths of nlohmann's callback parser and
+  // ordered_json (seconds to minutes at this size before they were avoided).
+  SafeTensorsWriter w;
+  for (int i = 0; i < 20000; ++i) {
+    std::uint8_t b = static_cast<std::uint8_t>(i);
+    w.add("t" + std::to_string(i), DType::U8, {1}, &b, 1);
+  }
+  auto st = SafeTensors::parse(w.serialize(), "many");
+  ASSERT_EQ(st.tensors().size(), 20000u);
+  EXPECT_EQ(st.to_i64("t19999"), std::vector<std::int64_t>{19999 % 256});
+}
+
 TEST(SafeTensorsValidation, MissingFileNamesPath) {
   try {
     SafeTensors::load("/nonexistent/dir/model.safetensors");
