@@ -1,0 +1,60 @@
+// Batch encoding of many texts with any Encoder (length-bucketed batches, progress bar), and the
+// `loid encode` pipeline: read texts from a reviews or {"text": ...} JSON-lines file, encode, and
+// write one "vectors" tensor to a safetensors file.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nn/encoder.h"
+
+namespace loid {
+
+struct EncodeOptions {
+  Pooling pooling = Pooling::kDefault;  // how each text becomes one vector
+  std::int64_t batch_size = 32;         // texts per forward pass
+  bool progress = true;                 // show a progress bar (texts done, rate, ETA)
+};
+
+// Encodes `texts` in batches of texts of similar token length (sorted by length, each batch padded
+// only to its own longest), returning (N, D) float32 on the CPU in the order of `texts`.
+torch::Tensor encode_texts(Encoder& encoder, const std::vector<std::string>& texts,
+                           const EncodeOptions& options = {});
+
+// Limits the encoder's tokens per text (0 = the encoder's own limit). BERT encoders truncate to it;
+// other encoders keep their own limit and a warning says so.
+void limit_max_length(Encoder& encoder, std::int64_t max_length);
+
+struct TextsFile {
+  std::vector<std::string> texts;  // in file order
+  std::string format;              // "text-jsonl" or the reviews format ("json", "tsv", ...)
+};
+
+// Reads the texts to encode. A file whose first non-blank line is a JSON object with a "text" key
+// and no "reviewerID" is read as JSON lines of {"text": "..."} (blank lines skipped; any other
+// line is an InputError naming file and line); anything else goes through read_reviews() and
+// yields each review's text.
+TextsFile read_texts_to_encode(const std::string& path);
+
+struct EncodeFileOptions {
+  std::string encoder_dir;          // model directory; "" = models_dir() + "/use_lite"
+  std::string input;                // reviews file or {"text": ...} JSON lines
+  std::string output;               // safetensors file to write ("vectors", N x D, F32)
+  std::string pooling = "default";  // cls, pooler, mean, sentence or default
+  std::int64_t batch_size = 32;     // texts per forward pass
+  std::int64_t max_length = 0;      // tokens per text; 0 = the encoder's own limit
+  bool progress = true;             // show a progress bar
+};
+
+struct EncodeFileResult {
+  std::int64_t count = 0;  // N, texts encoded
+  std::int64_t width = 0;  // D, vector width
+};
+
+// `loid encode`: loads the encoder, reads the input, encodes and writes the output atomically.
+EncodeFileResult encode_file(const EncodeFileOptions& options);
+
+}  // namespace loid
