@@ -37,7 +37,7 @@ void validate_split_options(const SplitOptions& o) {
   const double sum = o.train + o.validation + o.test;
   if (std::fabs(sum - 1.0) > 1e-9) {
     std::ostringstream ss;
-    ss.precision(17);
+    ss.precision(12);
     ss << "split ratios must sum to 1, got " << o.train << " + " << o.validation << " + " << o.test
        << " = " << sum;
     throw UsageError(ss.str());

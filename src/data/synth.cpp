@@ -443,6 +443,7 @@ std::vector<SynthReview> synth_domain(const SynthOptions& o, int domain) {
     write_text(theme, u, it, r.rating, text_rng, r);
     if (e % 1024 == 1023) progress.advance(1024);
   }
+  progress.advance(static_cast<std::int64_t>(edges.size() % 1024));
   progress.finish();
   std::sort(out.begin(), out.end(), [](const SynthReview& a, const SynthReview& b) {
     if (a.item != b.item) return a.item < b.item;

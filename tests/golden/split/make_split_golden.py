@@ -3,10 +3,17 @@
 description, not from the C++: SplitMix64, the generator fork, rejection sampling for a uniform
 index, Fisher-Yates, and the size rule (test = floor(n*test + 1e-9), validation likewise, train the
 rest; the first `test` permuted indices go to test, the next `validation` ones to validation).
-Writes split_golden.json beside this script. Run: python3 make_split_golden.py"""
+Writes split_golden.json beside this script. Run: python3 make_split_golden.py
+
+With --real FILE (a gzip JSON-lines Amazon file, e.g. ../shared/data/amazon2014/
+reviews_Musical_Instruments_5.json.gz) it instead prints split sizes and distinct cold users/items
+for seeds 1..10 (the figures tests/data/history_test.cpp expects; the data itself is never committed).
+Assumes every line is a usable record, as in that 5-core file."""
+import gzip
 import json
 import math
 import os
+import sys
 
 M64 = (1 << 64) - 1
 SPLIT_SALT = int.from_bytes(b"split", "big")  # 0x73706c6974
@@ -57,6 +64,24 @@ def tags(n, seed, ratios):
         t[idx] = "test" if k < n_test else "validation"
     return perm, t, {"train": n - n_test - n_val, "validation": n_val, "test": n_test}
 
+
+def real_data_cold_counts(path):
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    n = len(rows)
+    for seed in range(1, 11):
+        _, t, sizes = tags(n, seed, (0.8, 0.1, 0.1))
+        train_users = {rows[i]["reviewerID"] for i in range(n) if t[i] == "train"}
+        train_items = {rows[i]["asin"] for i in range(n) if t[i] == "train"}
+        held = [i for i in range(n) if t[i] != "train"]
+        cold_users = {rows[i]["reviewerID"] for i in held} - train_users
+        cold_items = {rows[i]["asin"] for i in held} - train_items
+        print(f"seed {seed}: {sizes} cold users {len(cold_users)} cold items {len(cold_items)}")
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "--real":
+    real_data_cold_counts(sys.argv[2])
+    sys.exit(0)
 
 CASES = [
     (1, 1, (0.8, 0.1, 0.1)),
