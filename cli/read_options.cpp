@@ -27,7 +27,7 @@ void add_read_options(CLI::App& cmd, loid::ReadOptions& opts) {
       ->default_str(loid::name_of(opts.invalid_utf8));
   cmd.add_option("--max-line-bytes", opts.max_line_bytes,
                  "Skip lines longer than this many bytes (\"line too long\")")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 34))
       ->capture_default_str();
 }
 

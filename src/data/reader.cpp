@@ -553,6 +553,7 @@ ReviewFile FileReader::run() {
   if (!pending_.empty()) problem(kSkipMalformed, pending_line_, "quoted field is never closed");
   if (reader.end() == StreamEnd::kTruncated || reader.end() == StreamEnd::kCorrupt) {
     if (opt_.strict) reader.throw_if_damaged();
+    ++rep.lines;  // the cut-off rest counts as one lost line, so that the accounting adds up
     problem(kSkipTruncatedGzip, reader.last_complete_line(), reader.damage());
     log_warn(path_ + ": " + reader.damage() + "; kept the " +
              std::to_string(reader.last_complete_line()) + " complete lines before it");

@@ -34,8 +34,10 @@ struct SkipCount {
 
 struct ReadReport {
   std::string file;
-  std::string format;                        // "json", "python-literal", "tsv", "csv"
-  std::int64_t lines = 0;                    // non-blank lines seen
+  std::string format;  // "json", "python-literal", "tsv", "csv", "empty"
+  // Non-blank data lines (not a TSV/CSV header; a multi-line CSV record counts once); always
+  // kept + duplicates_dropped + skipped_total().
+  std::int64_t lines = 0;
   std::int64_t kept = 0;                     // records returned
   std::int64_t empty_text = 0;               // kept, flagged
   std::int64_t utf8_repaired = 0;            // kept after repair
@@ -49,8 +51,16 @@ struct ReviewFile {
   ReadReport report;
 };
 
-// Reads one file. Throws InputError when the file cannot be opened, is truncated gzip, or (strict)
-// on the first bad line.
+// Reads one file. Throws InputError when the file cannot be opened, its format cannot be told, a
+// TSV/CSV header lacks a user, item, rating or text column, or (strict) on the first problem: a
+// skipped line, invalid UTF-8 or a truncated/corrupt gzip stream. Non-strict, a damaged gzip stream
+// keeps the records read before the damage and is recorded under kSkipTruncatedGzip.
+// Field names are matched ignoring case and '_' (user: user, user_id, reviewerID, ...; item: item,
+// item_id, asin, ...; rating: rating, overall, stars, ...; text: text, review, reviewText, ...;
+// summary: summary, title, ...; time: time, timestamp, unixReviewTime; millisecond times are
+// converted to seconds). Review::empty_text is set when the review-text field is missing or blank,
+// or when the chosen text (ReadOptions::text) is empty. Invalid UTF-8 is judged per line (also in
+// fields the reader ignores).
 ReviewFile read_reviews(const std::string& path, const ReadOptions& options = {});
 
 // Skip reasons used as keys of ReadReport::skipped. For kSkipTruncatedGzip the line number recorded

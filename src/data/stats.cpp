@@ -92,11 +92,11 @@ std::string length_line(const LengthSummary& s) {
          with_commas(s.p99) + ", max " + with_commas(s.max) + ", mean " + fmt("%.1f", s.mean);
 }
 
-nlohmann::json length_json(const LengthSummary& s) {
+nlohmann::ordered_json length_json(const LengthSummary& s) {
   return {{"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"max", s.max}, {"mean", s.mean}};
 }
 
-nlohmann::json count_json(const CountSummary& s) {
+nlohmann::ordered_json count_json(const CountSummary& s) {
   return {{"min", s.min}, {"median", s.median}, {"max", s.max}};
 }
 
@@ -178,10 +178,10 @@ std::string format_stats(const DataStats& s) {
   return o;
 }
 
-nlohmann::json stats_to_json(const DataStats& s) {
-  nlohmann::json ratings = nlohmann::json::object();
+nlohmann::ordered_json stats_to_json(const DataStats& s) {
+  nlohmann::ordered_json ratings = nlohmann::ordered_json::object();
   for (const auto& [r, c] : s.ratings) ratings[rating_key(r)] = c;
-  nlohmann::json skipped = nlohmann::json::object();
+  nlohmann::ordered_json skipped = nlohmann::ordered_json::object();
   for (const auto& [reason, sk] : s.skipped) {
     skipped[reason] = {{"count", sk.count}, {"first_lines", sk.first_lines}};
   }
@@ -206,7 +206,7 @@ nlohmann::json stats_to_json(const DataStats& s) {
 
 void run_data_stats(const StatsOptions& options, std::ostream& out) {
   if (options.files.empty()) throw UsageError("data stats: no input files");
-  nlohmann::json all = nlohmann::json::array();
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
   for (std::size_t i = 0; i < options.files.size(); ++i) {
     const DataStats st = compute_stats(read_reviews(options.files[i], options.read));
     if (options.json) {

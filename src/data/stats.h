@@ -60,7 +60,8 @@ DataStats compute_stats(const ReviewFile& file);
 // A block of aligned lines for people; ends with a newline.
 std::string format_stats(const DataStats& stats);
 
-nlohmann::json stats_to_json(const DataStats& stats);
+// Keys in the order of the printed form.
+nlohmann::ordered_json stats_to_json(const DataStats& stats);
 
 struct StatsOptions {
   std::vector<std::string> files;  // review files to read

@@ -395,6 +395,7 @@ TEST_F(ReaderTest, TruncatedGzipKeepsWhatWasReadOrThrowsWhenStrict) {
   ASSERT_EQ(t.first_lines.size(), 1u);
   EXPECT_EQ(t.first_lines[0], f.reviews.back().line);  // the last complete line was kept
   EXPECT_EQ(f.reviews.back().text, "text number " + std::to_string(f.reviews.back().line - 1));
+  expect_accounting(f);
   ReadOptions o;
   o.strict = true;
   try {

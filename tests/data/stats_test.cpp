@@ -72,10 +72,10 @@ TEST_F(StatsTest, FixtureFigures) {
   EXPECT_NE(text.find("    malformed line: 3 (lines 2, 13, 17)\n"), std::string::npos) << text;
   EXPECT_NE(text.find("    missing item: 1 (line 5)\n"), std::string::npos) << text;
 
-  const nlohmann::json j = stats_to_json(s);
+  const auto j = stats_to_json(s);
   EXPECT_EQ(j["records"], 5);
   EXPECT_EQ(j["ratings"]["5"], 2);
-  EXPECT_EQ(j["skipped"]["rating out of range"]["first_lines"], nlohmann::json({8, 9}));
+  EXPECT_EQ(j["skipped"]["rating out of range"]["first_lines"], nlohmann::ordered_json({8, 9}));
   EXPECT_EQ(j["text_chars"]["max"], 15);
 }
 
