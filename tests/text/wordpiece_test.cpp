@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/rng.h"
 #include "support/test_paths.h"
 #include "text/normalizer.h"
 
@@ -93,6 +94,20 @@ TEST(WordPieceTest, EncodeAddsSpecialsAndTruncates) {
   EXPECT_EQ(t.encode("un", 2), (Ids{2, 3}));
   EXPECT_THROW(t.encode("un", 1), UsageError);
   EXPECT_EQ(t.piece_ids("un play"), (Ids{4, 7}));
+}
+
+TEST(WordPieceTest, ArbitraryBytesNeverThrowAndGiveValidIds) {
+  auto t = tiny();
+  Rng rng(20261127);
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes(rng.below(40), '\0');
+    for (char& b : bytes) b = static_cast<char>(rng.below(256));
+    Ids ids;
+    ASSERT_NO_THROW(ids = t.encode(bytes, 16)) << round;
+    ASSERT_GE(ids.size(), 2u);
+    ASSERT_LE(ids.size(), 16u);
+    for (auto id : ids) ASSERT_TRUE(id >= 0 && id < 17) << round;
+  }
 }
 
 TEST(WordPieceTest, VocabularyLookups) {
@@ -272,7 +287,14 @@ void check_real_file(const std::string& rel, const std::string& path) {
     auto review = nlohmann::json::parse(lines[line - 1]);
     std::string text =
         review.value("summary", std::string()) + " " + review.value("reviewText", std::string());
-    equal += same_ids(rel + ":" + std::to_string(line), text, (*r)["ids"].get<Ids>());
+    Ids want = (*r)["ids"].get<Ids>();
+    equal += same_ids(rel + ":" + std::to_string(line), text, want);
+    // Truncation keeps the leading pieces and still ends with [SEP].
+    if (want.size() > 64) {
+      want.resize(63);
+      want.push_back(bert_uncased().sep_id());
+      EXPECT_EQ(bert_uncased().encode(text, 64), want) << rel << ":" << line << " truncated to 64";
+    }
   }
   EXPECT_EQ(equal, records.size());
   std::cout << "[          ] " << equal << "/" << records.size() << " lines of " << rel
