@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/progress.h"
 #include "text/normalizer.h"
 
 namespace loid {
@@ -50,18 +51,33 @@ bool is_bracketed_special(const std::string& piece) {
 
 }  // namespace
 
-WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> pieces, WordPieceOptions options)
+WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> pieces, WordPieceOptions options,
+                                       const std::string& source)
     : options_(std::move(options)), pieces_(std::move(pieces)) {
   ids_.reserve(pieces_.size());
+  std::size_t repeated = 0;
+  std::string first_repeat;
   for (std::size_t i = 0; i < pieces_.size(); ++i) {
     const std::string& p = pieces_[i];
     if (p.empty()) throw UsageError("vocabulary piece " + std::to_string(i) + " is empty");
-    if (!ids_.emplace(p, static_cast<std::int64_t>(i)).second) {
-      throw UsageError("vocabulary piece '" + p + "' appears twice (ids " +
-                       std::to_string(ids_.at(p)) + " and " + std::to_string(i) + ")");
+    auto [it, fresh] = ids_.emplace(p, static_cast<std::int64_t>(i));
+    if (!fresh) {
+      if (source.empty()) {
+        throw UsageError("vocabulary piece '" + p + "' appears twice (ids " +
+                         std::to_string(it->second) + " and " + std::to_string(i) + ")");
+      }
+      if (repeated++ == 0) {
+        first_repeat = "line " + std::to_string(i + 1) + " ('" + p + "') repeats line " +
+                       std::to_string(it->second + 1);
+      }
+      it->second = static_cast<std::int64_t>(i);
     }
     std::size_t bytes = p.rfind(kContinuation, 0) == 0 ? p.size() - 2 : p.size();
     if (bytes > max_piece_bytes_) max_piece_bytes_ = bytes;
+  }
+  if (repeated > 0) {
+    log_warn(source + ": " + std::to_string(repeated) + " repeated piece(s), first " +
+             first_repeat + "; a repeated piece takes the id of its last line (as in HF)");
   }
   if (options_.max_input_chars_per_word <= 0) {
     throw UsageError("max_input_chars_per_word must be positive");
@@ -102,7 +118,7 @@ WordPieceTokenizer WordPieceTokenizer::from_vocab_txt(const std::string& path,
   }
   if (pieces.empty()) throw InputError(path, 0, "vocabulary file is empty");
   try {
-    return WordPieceTokenizer(std::move(pieces), std::move(options));
+    return WordPieceTokenizer(std::move(pieces), std::move(options), path);
   } catch (const UsageError& e) {
     throw InputError(path, 0, e.what());  // name the file: the vocabulary came from it
   }

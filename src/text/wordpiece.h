@@ -25,7 +25,8 @@ struct WordPieceOptions {
 class WordPieceTokenizer {
  public:
   // HF vocab.txt, one piece per line, id = 0-based line index. Throws InputError on a bad file
-  // (empty or duplicate line, missing unk/cls/sep/pad token).
+  // (empty line, missing unk/cls/sep/pad token). A repeated piece gets the id of its last line, as
+  // in HF, with a warning.
   static WordPieceTokenizer from_vocab_txt(const std::string& path, WordPieceOptions options = {});
   // pieces[i] is the piece with id i ("##" prefix marks continuations, as in vocab.txt). Throws
   // UsageError on an empty or duplicate piece or a missing unk/cls/sep/pad token.
@@ -51,7 +52,9 @@ class WordPieceTokenizer {
   const WordPieceOptions& options() const { return options_; }
 
  private:
-  WordPieceTokenizer(std::vector<std::string> pieces, WordPieceOptions options);
+  // `source` names the vocabulary file; when empty, repeated pieces are an error.
+  WordPieceTokenizer(std::vector<std::string> pieces, WordPieceOptions options,
+                     const std::string& source = "");
   // Appends the piece ids of one pre-tokenized word (code points) to `out`, or unk_id() when the
   // word is too long or cannot be covered by vocabulary pieces.
   void split_word(const std::u32string& word, std::vector<std::int64_t>& out) const;

@@ -154,6 +154,12 @@ TEST(WordPieceTest, VocabTxtFileAndItsErrors) {
     EXPECT_NE(std::string(e.what()).find("[SEP]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(WordPieceTokenizer::from_vocab_txt(dir + "/missing.txt"), InputError);
+  // A repeated piece is tolerated in a file, as HF does: the later line's id wins.
+  write_file_atomic(dir + "/dup.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhi\nhi\n");
+  auto dup = WordPieceTokenizer::from_vocab_txt(dir + "/dup.txt");
+  EXPECT_EQ(dup.id_of("hi"), 5);
+  EXPECT_EQ(dup.vocab_size(), 6u);
+  EXPECT_EQ(dup.piece_of(4), "hi");
 }
 
 TEST(WordPieceTest, BertTokenizerVocabJsonErrors) {
