@@ -223,10 +223,12 @@ TensorInfo read_entry(const std::string& name, const json& entry, std::uint64_t 
   } catch (const InputError& e) {
     throw InputError(origin, 0, tensor_ref(name) + ": " + e.problem());
   }
+  // Every prefix product must fit in int64 (not just uint64), so that TensorInfo::numel() and
+  // torch, which multiply in int64, never overflow either.
+  constexpr auto kMaxI64 = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   std::uint64_t numel = 1;
   for (std::uint64_t d : read_uints(sh, "shape", name, origin)) {
-    if (d > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
-        !mul_u64(numel, d, &numel)) {
+    if (d > kMaxI64 || !mul_u64(numel, d, &numel) || numel > kMaxI64) {
       throw InputError(origin, 0,
                        tensor_ref(name) + ": shape is too large (element count overflows)");
     }

@@ -38,23 +38,36 @@ DType dtype_of(const torch::Tensor& t, const std::string& name) {
   }
 }
 
+// torch::empty, turning torch's refusal of a shape (an empty tensor whose strides would overflow,
+// e.g. [0, 2^62, 4], which the format allows) into an InputError about the file.
+torch::Tensor empty_like_info(const SafeTensors& st, const std::string& name,
+                              torch::ScalarType type) {
+  try {
+    return torch::empty(st.info(name).shape, type);
+  } catch (const c10::Error& e) {
+    throw InputError(st.origin(), 0,
+                     "tensor '" + name + "': shape cannot be made into a torch tensor: " +
+                         e.what_without_backtrace());
+  }
+}
+
 }  // namespace
 
 torch::Tensor tensor_from(const SafeTensors& st, const std::string& name) {
   const TensorInfo& info = st.info(name);
   if (info.dtype == DType::F32) {  // the common case: skip the intermediate vector
-    torch::Tensor t = torch::empty(info.shape, torch::kFloat32);
+    torch::Tensor t = empty_like_info(st, name, torch::kFloat32);
     if (info.nbytes()) std::memcpy(t.data_ptr(), st.data(name), info.nbytes());
     return t;
   }
   if (dtype_is_float(info.dtype)) {
     std::vector<float> v = st.to_f32(name);
-    torch::Tensor t = torch::empty(info.shape, torch::kFloat32);
+    torch::Tensor t = empty_like_info(st, name, torch::kFloat32);
     if (!v.empty()) std::memcpy(t.data_ptr(), v.data(), v.size() * sizeof(float));
     return t;
   }
   std::vector<std::int64_t> v = st.to_i64(name);
-  torch::Tensor t = torch::empty(info.shape, torch::kInt64);
+  torch::Tensor t = empty_like_info(st, name, torch::kInt64);
   if (!v.empty()) std::memcpy(t.data_ptr(), v.data(), v.size() * sizeof(std::int64_t));
   return t;
 }

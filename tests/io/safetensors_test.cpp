@@ -132,6 +132,10 @@ TEST(SafeTensorsValidation, ShapeProductOverflow) {
   expect_error(blob(R"({"w": {"dtype": "F64", "shape": [4611686018427387904],
                           "data_offsets": [0, 0]}})"),
                "byte length 0 does not match");
+  // 2^62 * 2 fits in uint64 but not int64, where numel() and torch compute.
+  expect_error(blob(R"({"w": {"dtype": "U8", "shape": [4611686018427387904, 2, 0],
+                          "data_offsets": [0, 0]}})"),
+               "shape is too large");
   expect_error(blob(R"({"w": {"dtype": "U8", "shape": [0, 18446744073709551615],
                           "data_offsets": [0, 0]}})"),
                "shape is too large");
