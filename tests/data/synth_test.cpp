@@ -146,7 +146,8 @@ TEST(Synth, EveryUserAndItemHasFiveReviewsAndPairsAreUnique) {
     for (const auto& r : synth_domain(o, 1)) {
       ++per_user[r.user];
       ++per_item[r.item];
-      EXPECT_EQ(++pairs[std::make_pair(r.user, r.item)], 1) << "duplicate pair " << r.user << " " << r.item;
+      EXPECT_EQ(++pairs[std::make_pair(r.user, r.item)], 1)
+          << "duplicate pair " << r.user << " " << r.item;
     }
     EXPECT_EQ(per_user.size(), static_cast<std::size_t>(c.users));
     EXPECT_EQ(per_item.size(), static_cast<std::size_t>(c.items));
