@@ -5,10 +5,11 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "core/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"loid: LoRA plugins and ID-text attention for review-based rating prediction"};
-  app.set_version_flag("--version", std::string(LOID_VERSION) + " (" + LOID_GIT_VERSION + ")");
+  app.set_version_flag("--version", std::string(loid::version()) + " (" + loid::git_version() + ")");
   app.require_subcommand(1);
   app.fallthrough(false);
 
