@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/progress.h"
 #include "support/test_paths.h"
+
+#include <sys/wait.h>
 
 namespace loid {
 namespace {
@@ -99,6 +102,35 @@ TEST_F(StatsTest, RunDataStatsTextAndJson) {
   EXPECT_TRUE(nlohmann::json::parse(one.str()).is_object());
   o.files.clear();
   EXPECT_THROW(run_data_stats(o, one), UsageError);
+}
+
+// Runs the loid executable with `args`; returns stdout+stderr and sets the exit status.
+std::string run_cli(const std::string& args, int* status) {
+  const std::string cmd = loid::testing::cli_path() + " " + args + " 2>&1";
+  std::FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int raw = pclose(pipe);
+  *status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return out;
+}
+
+TEST_F(StatsTest, CliDataStats) {
+  int status = 0;
+  const std::string dup = fixture("reviews/amazon2018_duplicates.json");
+  std::string out = run_cli("data stats --json --duplicates first " + dup, &status);
+  ASSERT_EQ(status, 0) << out;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["records"], 3);
+  EXPECT_EQ(j["duplicates_dropped"], 3);
+  out = run_cli("data stats --strict " + fixture("reviews/bad_lines.json"), &status);
+  EXPECT_EQ(status, 2);
+  EXPECT_NE(out.find("bad_lines.json:2: malformed line"), std::string::npos) << out;
+  out = run_cli("data stats --duplicates newest " + dup, &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("unknown duplicate policy 'newest'"), std::string::npos) << out;
 }
 
 TEST_F(StatsTest, RealMusicalInstruments) {
