@@ -12,3 +12,11 @@ if [ "$#" -gt 0 ]; then
 else
   cmake --build "$BUILD_DIR" -j "$(nproc)"
 fi
+
+# The default encoder (USE-Lite) is converted in C++ from the npm package that setup.sh fetched,
+# once, into models/ (or $LOID_MODELS_DIR); nothing is downloaded at run time.
+models_dir="${LOID_MODELS_DIR:-models}"
+if [ "$#" -eq 0 ] && [ ! -f "$models_dir/use_lite/config.json" ]; then
+  echo "build: installing the default encoder into $models_dir/use_lite"
+  "$BUILD_DIR/loid" models install
+fi
