@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -202,6 +204,35 @@ TEST_F(EncoderTest, EncodeFileRejectsBadOptions) {
   options.progress = false;
   EXPECT_THROW(encode_file(options), UsageError);
   EXPECT_FALSE(file_exists(options.output));
+}
+
+// Runs a shell command; returns its exit code.
+int run(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_F(EncoderTest, CliEncodesAndReportsBadInput) {
+  const std::string cli = loid::testing::cli_path();
+  if (!std::filesystem::exists(cli)) GTEST_SKIP() << cli << " not built; skipping CLI test";
+  const auto dir = temp_dir("encoder_cli");
+  const auto input = dir + "/texts.jsonl";
+  write_file_atomic(input, "{\"text\": \"great tone\"}\n{\"text\": \"cheap cable\"}\n");
+  const auto out = dir + "/vectors.safetensors";
+  const auto err = dir + "/stderr.txt";
+  const std::string base = cli + " encode --encoder " + tiny_dir() + " --out " + out;
+  ASSERT_EQ(
+      run(base + " --input " + input + " --pooling mean --batch-size 1 --no-progress 2>" + err), 0)
+      << read_file(err);
+  auto st = SafeTensors::load(out);
+  EXPECT_EQ(st.info("vectors").shape, (std::vector<std::int64_t>{2, 32}));
+
+  EXPECT_NE(run(base + " --input " + input + " --pooling max 2>" + err), 0);
+  const auto bad = dir + "/bad.jsonl";
+  write_file_atomic(bad, "{\"text\": \"ok\"}\n[1, 2]\n");
+  EXPECT_EQ(run(base + " --input " + bad + " 2>" + err), 2);
+  EXPECT_NE(read_file(err).find(bad + ":2: expected a JSON object"), std::string::npos)
+      << read_file(err);
 }
 
 }  // namespace
