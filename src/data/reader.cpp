@@ -174,7 +174,10 @@ class FieldSax : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    // nlohmann counts lines within the text it was given; only the column means anything here.
     error_ = e.what();
+    const auto at = error_.find("at line 1, column");
+    if (at != std::string::npos) error_.replace(at, 17, "at column");
     return false;
   }
 
