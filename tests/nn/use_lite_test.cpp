@@ -154,10 +154,11 @@ void check_against_reference(const Golden& g, const std::string& what) {
     }
   }
   std::printf(
-      "[ use_lite ] %s: %zu texts, token ids equal %d/%zu, worst cosine %.9f (%s), worst max|diff| "
+      "[ use_lite ] %s: %zu texts, token ids equal %d/%zu, worst 1 - cosine %.3g (%s), worst "
+      "max|diff| "
       "%.3g (%s)\n",
-      what.c_str(), g.texts.size(), ids_equal, g.texts.size(), worst_cos, worst_cos_label.c_str(),
-      worst_abs, worst_abs_label.c_str());
+      what.c_str(), g.texts.size(), ids_equal, g.texts.size(), 1.0 - worst_cos,
+      worst_cos_label.c_str(), worst_abs, worst_abs_label.c_str());
 }
 
 TEST(UseLite, MatchesReferenceOnHandWrittenTexts) {
