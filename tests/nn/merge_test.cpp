@@ -60,7 +60,7 @@ TEST(Merge, CatIsExactWithSummedRank) {
   auto adapters = golden_adapters(g);
   MergeOptions o;
   o.method = MergeMethod::kCat;
-  o.weights = {0.7, 0.3};
+  o.weights = g["weights"].get<std::vector<double>>();
   LoraPair m = merge_module(adapters, o);
   EXPECT_EQ(m.rank(), 2);
   EXPECT_LT(max_diff(m.delta(), matrix(g["deltas"]["linear"])), 1e-5);

@@ -68,7 +68,7 @@ def main():
     a1 = np.array([[1.0, -2.0, 0.5, 3.0]]); b1 = np.array([[1.0], [0.0], [-1.0]]); s1 = 2.0
     a2 = np.array([[-1.0, 1.0, 2.0, 0.0]]); b2 = np.array([[2.0], [1.0], [4.0]]); s2 = 0.5
     d1, d2 = s1 * b1 @ a1, s2 * b2 @ a2
-    w = [0.7, 0.3]
+    w = [0.2, 0.8]  # chosen so that electing signs before or after weighting differs at (0, 0)
     density, seed = 0.5, 42
     cases = {
         "linear": w[0] * d1 + w[1] * d2,
