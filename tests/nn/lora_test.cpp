@@ -121,6 +121,23 @@ TEST(LoraLinear, StackedOutputEqualsFormulaAndFoldIsExact) {
   EXPECT_TRUE(torch::equal(layer(x).detach(), y));
 }
 
+TEST(LoraLinear, DropoutTouchesOnlyTheTargetBranch) {
+  torch::manual_seed(6);
+  torch::Tensor w = torch::randn({4, 6}), b = torch::randn({4});
+  torch::Tensor as = torch::randn({2, 6}), bs = torch::randn({4, 2});
+  LoraLinear layer(w, b);
+  layer->add_source("s", as, bs, 0.5);
+  // A loaded target (to continue training) with dropout 1: in training its branch is all dropped.
+  layer->add_target("t", config(2, 2, 1.0), torch::randn({2, 6}), torch::randn({4, 2}));
+  for (const auto& p : layer->target_parameters()) EXPECT_TRUE(p.requires_grad());
+  torch::Tensor x = torch::randn({3, 6});
+  torch::Tensor base_and_source = x.matmul(w.t()) + b + 0.5 * x.matmul(as.t()).matmul(bs.t());
+  layer->train();
+  EXPECT_TRUE(torch::allclose(layer(x).detach(), base_and_source, 1e-5, 1e-5));
+  layer->eval();
+  EXPECT_FALSE(torch::allclose(layer(x).detach(), base_and_source, 1e-3, 1e-3));
+}
+
 TEST(LoraLinear, RejectsBadAdapters) {
   LoraLinear layer(torch::zeros({4, 6}), torch::Tensor());
   EXPECT_THROW(layer->add_source("s", torch::zeros({2, 5}), torch::zeros({4, 2}), 1.0), UsageError);
