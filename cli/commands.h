@@ -11,6 +11,7 @@ struct Groups {
   CLI::App* data = nullptr;  // `loid data ...`
 };
 
+void add_adapter(CLI::App& app);      // loid adapter (info, merge)
 void add_data_stats(CLI::App& data);  // loid data stats
 void add_data_split(CLI::App& data);  // loid data split
 void add_data_synth(CLI::App& data);  // loid data synth

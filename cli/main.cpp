@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   loid::cli::add_data_stats(*data);
   loid::cli::add_data_split(*data);
   loid::cli::add_data_synth(*data);
+  loid::cli::add_adapter(app);
   loid::cli::add_demo(app);
   loid::cli::add_encode(app);
   loid::cli::add_models(app);
