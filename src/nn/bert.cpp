@@ -154,9 +154,9 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids) {
 }
 
 BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c) : heads_(c.num_attention_heads) {
-  query = register_module("query", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  key = register_module("key", torch::nn::Linear(c.hidden_size, c.hidden_size));
-  value = register_module("value", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  query = register_module("query", adaptable_linear(c.hidden_size, c.hidden_size));
+  key = register_module("key", adaptable_linear(c.hidden_size, c.hidden_size));
+  value = register_module("value", adaptable_linear(c.hidden_size, c.hidden_size));
 }
 
 torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x,
@@ -176,7 +176,7 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x,
 }
 
 BertResidualImpl::BertResidualImpl(std::int64_t in, const BertConfig& c) {
-  dense = register_module("dense", torch::nn::Linear(in, c.hidden_size));
+  dense = register_module("dense", adaptable_linear(in, c.hidden_size));
   LayerNorm = register_module(
       "LayerNorm",
       torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
@@ -196,7 +196,7 @@ torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Te
 }
 
 BertIntermediateImpl::BertIntermediateImpl(const BertConfig& c) : act_(c.hidden_act) {
-  dense = register_module("dense", torch::nn::Linear(c.hidden_size, c.intermediate_size));
+  dense = register_module("dense", adaptable_linear(c.hidden_size, c.intermediate_size));
 }
 
 torch::Tensor BertIntermediateImpl::forward(const torch::Tensor& x) {
@@ -405,8 +405,8 @@ EncoderOutput BertEncoder::run(const TokenBatch& batch, Pooling pooling) {
   return out;
 }
 
-std::vector<std::pair<std::string, torch::nn::Linear>> BertEncoder::named_linears() {
-  std::vector<std::pair<std::string, torch::nn::Linear>> out;
+std::vector<std::pair<std::string, LoraLinear>> BertEncoder::adaptable_linears() {
+  std::vector<std::pair<std::string, LoraLinear>> out;
   const auto& layers = *model_->encoder->layer;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     auto l = layers[i]->as<BertLayerImpl>();

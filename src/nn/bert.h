@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nn/encoder.h"
+#include "nn/lora.h"
 
 namespace loid {
 
@@ -62,7 +63,7 @@ struct BertSelfAttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias);
 
   std::int64_t heads_;
-  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
+  LoraLinear query{nullptr}, key{nullptr}, value{nullptr};  // LoRA targets
 };
 TORCH_MODULE(BertSelfAttention);
 
@@ -71,7 +72,7 @@ struct BertResidualImpl : torch::nn::Module {
   BertResidualImpl(std::int64_t in, const BertConfig& c);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual);
 
-  torch::nn::Linear dense{nullptr};
+  LoraLinear dense{nullptr};                // a LoRA target
   torch::nn::LayerNorm LayerNorm{nullptr};  // NOLINT: HF's name
 };
 TORCH_MODULE(BertResidual);
@@ -90,7 +91,7 @@ struct BertIntermediateImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // (B, T, H) -> (B, T, I)
 
   Activation act_;
-  torch::nn::Linear dense{nullptr};
+  LoraLinear dense{nullptr};  // a LoRA target
 };
 TORCH_MODULE(BertIntermediate);
 
@@ -160,7 +161,7 @@ class BertEncoder : public Encoder {
   TokenBatch tokenize(const std::vector<std::string>& texts) const override;
   EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) override;
   torch::nn::Module& module() override { return *model_; }
-  std::vector<std::pair<std::string, torch::nn::Linear>> named_linears() override;
+  std::vector<std::pair<std::string, LoraLinear>> adaptable_linears() override;
 
   const BertConfig& config() const { return config_; }
   BertModel& model() { return model_; }

@@ -11,6 +11,10 @@
 
 namespace loid {
 
+LoraLinear adaptable_linear(std::int64_t in, std::int64_t out) {
+  return LoraLinear(torch::nn::Linear(in, out));  // copies Linear's default initialisation
+}
+
 Pooling pooling_from_name(const std::string& name) {
   if (name == "default") return Pooling::kDefault;
   if (name == "cls") return Pooling::kCls;

@@ -1,6 +1,6 @@
 // The one interface every text encoder implements (BERT family, USE-Lite). LoID only talks to
 // encoders through it: tokenize a batch, run forward, get per-text vectors and token states, and
-// reach the named linear layers that LoRA adapters attach to.
+// reach the linear layers (LoraLinear) that LoRA adapters attach to.
 #pragma once
 
 #include <torch/torch.h>
@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "nn/lora.h"
 
 namespace loid {
 
@@ -20,7 +22,8 @@ enum class Pooling {
   kMean,      // mean of non-padding token states
   kSentence,  // the model's own normalised sentence embedding (USE-Lite)
 };
-Pooling pooling_from_name(const std::string& name);  // "cls", "pooler", "mean", "sentence", "default"
+// "cls", "pooler", "mean", "sentence" or "default".
+Pooling pooling_from_name(const std::string& name);
 
 struct TokenBatch {
   torch::Tensor input_ids;       // (B, T) int64, padded to the longest text of the batch
@@ -35,17 +38,22 @@ struct EncoderOutput {
 class Encoder {
  public:
   virtual ~Encoder() = default;
-  virtual std::string kind() const = 0;          // "bert" or "use_lite"
-  virtual std::int64_t width() const = 0;        // D of the vectors under the default pooling
-  virtual std::int64_t max_length() const = 0;   // longest token sequence accepted
+  virtual std::string kind() const = 0;         // "bert" or "use_lite"
+  virtual std::int64_t width() const = 0;       // D of the vectors under the default pooling
+  virtual std::int64_t max_length() const = 0;  // longest token sequence accepted
   // Tokenizes texts (truncating to max_length) and pads to the batch's longest.
   virtual TokenBatch tokenize(const std::vector<std::string>& texts) const = 0;
   virtual EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) = 0;
   // The root module (parameters, train/eval mode, to(device)).
   virtual torch::nn::Module& module() = 0;
-  // Linear layers by module path (HF names for BERT, e.g. "encoder.layer.0.attention.self.query").
-  virtual std::vector<std::pair<std::string, torch::nn::Linear>> named_linears() = 0;
+  // The layers LoRA adapters attach to, by module path under module() (HF names for BERT, e.g.
+  // "encoder.layer.0.attention.self.query"), in forward order: the encoder's default targets.
+  virtual std::vector<std::pair<std::string, LoraLinear>> adaptable_linears() = 0;
 };
+
+// A LoraLinear without adapters, initialised like torch::nn::Linear(in, out): what encoders hold
+// in place of every linear map that LoRA may target (same outputs and parameter names).
+LoraLinear adaptable_linear(std::int64_t in, std::int64_t out);
 
 // Loads an encoder from a model directory; the kind comes from config.json ("model_type").
 std::unique_ptr<Encoder> load_encoder(const std::string& dir);

@@ -43,13 +43,13 @@ UseLiteLayerImpl::UseLiteLayerImpl(std::int64_t in, std::int64_t out, std::int64
     throw UsageError("USE-Lite layer: width " + std::to_string(in) + " not divisible by heads");
   attn_norm = register_module("attn_norm",
                               torch::nn::LayerNorm(torch::nn::LayerNormOptions({in}).eps(eps)));
-  qkv = register_module("qkv", torch::nn::Linear(in, 3 * in));
-  attn_out = register_module("attn_out", torch::nn::Linear(in, out));
+  qkv = register_module("qkv", adaptable_linear(in, 3 * in));
+  attn_out = register_module("attn_out", adaptable_linear(in, out));
   if (in != out) residual_proj = register_module("residual_proj", torch::nn::Linear(in, out));
   ffn_norm = register_module("ffn_norm",
                              torch::nn::LayerNorm(torch::nn::LayerNormOptions({out}).eps(eps)));
-  ffn_in = register_module("ffn_in", torch::nn::Linear(out, inner));
-  ffn_out = register_module("ffn_out", torch::nn::Linear(inner, out));
+  ffn_in = register_module("ffn_in", adaptable_linear(out, inner));
+  ffn_out = register_module("ffn_out", adaptable_linear(inner, out));
 }
 
 torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
@@ -358,8 +358,8 @@ EncoderOutput UseLiteEncoder::forward(const TokenBatch& batch, Pooling pooling) 
       "USE-Lite has no [CLS] token or pooler; use pooling 'sentence' (default) or 'mean'");
 }
 
-std::vector<std::pair<std::string, torch::nn::Linear>> UseLiteEncoder::named_linears() {
-  std::vector<std::pair<std::string, torch::nn::Linear>> out;
+std::vector<std::pair<std::string, LoraLinear>> UseLiteEncoder::adaptable_linears() {
+  std::vector<std::pair<std::string, LoraLinear>> out;
   for (std::size_t l = 0; l < model_->layers->size(); ++l) {
     auto* layer = model_->layers->ptr(l)->as<UseLiteLayer>();
     const std::string p = "layers." + std::to_string(l) + ".";

@@ -60,8 +60,9 @@ struct UseLiteLayerImpl : torch::nn::Module {
 
   std::int64_t in_, out_, heads_;
   torch::nn::LayerNorm attn_norm{nullptr}, ffn_norm{nullptr};
-  torch::nn::Linear qkv{nullptr}, attn_out{nullptr}, residual_proj{nullptr}, ffn_in{nullptr},
-      ffn_out{nullptr};
+  // qkv, attn_out, ffn_in and ffn_out are the LoRA targets; residual_proj stays a plain Linear.
+  LoraLinear qkv{nullptr}, attn_out{nullptr}, ffn_in{nullptr}, ffn_out{nullptr};
+  torch::nn::Linear residual_proj{nullptr};
 };
 TORCH_MODULE(UseLiteLayer);
 
@@ -112,7 +113,7 @@ class UseLiteEncoder : public Encoder {
   EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) override;
   torch::nn::Module& module() override { return *model_; }
   // "layers.L.qkv", "layers.L.attn_out", "layers.L.ffn_in", "layers.L.ffn_out" for every layer.
-  std::vector<std::pair<std::string, torch::nn::Linear>> named_linears() override;
+  std::vector<std::pair<std::string, LoraLinear>> adaptable_linears() override;
 
   UseLite& model() { return model_; }
   const UnigramTokenizer& tokenizer() const { return tokenizer_; }

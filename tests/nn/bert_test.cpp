@@ -227,9 +227,9 @@ TEST_F(BertGolden, ParameterNamesAreHuggingFaceNames) {
   EXPECT_EQ(ours, theirs);
 }
 
-TEST_F(BertGolden, NamedLinearsAreTheModelsLinears) {
+TEST_F(BertGolden, AdaptableLinearsAreTheModelsLinears) {
   auto enc = load_encoder(tiny_dir());
-  auto linears = enc->named_linears();
+  auto linears = enc->adaptable_linears();
   ASSERT_EQ(linears.size(), 12u);  // 6 per layer, 2 layers
   const std::vector<std::string> suffixes = {"attention.self.query", "attention.self.key",
                                              "attention.self.value", "attention.output.dense",
@@ -273,7 +273,9 @@ TEST_F(BertGolden, GradientsOnlyInTrainingMode) {
   EXPECT_TRUE(v.requires_grad());
   v.sum().backward();
   auto params = enc->module().named_parameters();
-  EXPECT_TRUE(params["encoder.layer.0.attention.self.query.weight"].grad().defined());
+  EXPECT_TRUE(params["encoder.layer.0.attention.output.LayerNorm.weight"].grad().defined());
+  // The LoRA-adaptable projections hold frozen base weights.
+  EXPECT_FALSE(params["encoder.layer.0.attention.self.query.weight"].grad().defined());
 }
 
 }  // namespace

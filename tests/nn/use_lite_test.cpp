@@ -225,9 +225,9 @@ TEST(UseLite, TfjsNameMapping) {
             "");
 }
 
-TEST(UseLite, NamedLinearsAreTheLoraTargets) {
+TEST(UseLite, AdaptableLinearsAreTheLoraTargets) {
   REQUIRE_NPM_PACKAGE();
-  const auto linears = encoder().named_linears();
+  const auto linears = encoder().adaptable_linears();
   ASSERT_EQ(linears.size(), 8u);
   std::map<std::string, std::vector<std::int64_t>> shapes;
   for (const auto& [name, lin] : linears) shapes[name] = lin->weight.sizes().vec();

@@ -1,0 +1,235 @@
+// LoRA injection by module-name patterns into both encoders: which layers get a target, that a
+// fresh target changes nothing, that training moves only the adapters, and the PEFT round trip.
+#include "nn/lora_inject.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/progress.h"
+#include "nn/peft.h"
+#include "nn/use_lite.h"
+#include "support/test_paths.h"
+
+namespace loid {
+namespace {
+
+const std::vector<std::string> kTexts = {"great little speaker, clear sound",
+                                         "broke after two days. returning it", "ok"};
+
+std::unique_ptr<Encoder> tiny_bert() {
+  return load_encoder(testing::golden("bert/tiny"));
+}
+
+std::string use_lite_dir() {
+  static const std::string dir = [] {
+    std::string d = testing::temp_dir("lora_inject_use_lite");
+    convert_use_lite(default_use_lite_npm_dir(), d);
+    return d;
+  }();
+  return dir;
+}
+
+#define REQUIRE_USE_LITE_PACKAGE()                              \
+  if (!file_exists(default_use_lite_npm_dir() + "/model.json")) \
+  GTEST_SKIP() << "USE-Lite npm package absent; run scripts/setup.sh"
+
+torch::Tensor vectors(Encoder& enc) {
+  torch::NoGradGuard no_grad;
+  return enc.forward(enc.tokenize(kTexts)).vectors.detach().clone();
+}
+
+// Every parameter that is not a LoRA adapter matrix, cloned.
+std::map<std::string, torch::Tensor> base_parameters(Encoder& enc) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : enc.module().named_parameters())
+    if (p.key().find(".lora_") == std::string::npos) out[p.key()] = p.value().detach().clone();
+  return out;
+}
+
+// A few Adam steps on the trainable adapters, pulling the vectors towards a fixed random target.
+void train_adapters(Encoder& enc, int steps) {
+  torch::manual_seed(7);
+  const auto params = trainable_parameters(enc.module());
+  ASSERT_FALSE(params.empty());
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(1e-2));
+  const auto batch = enc.tokenize(kTexts);
+  enc.module().train();
+  const auto goal = torch::randn({static_cast<int64_t>(kTexts.size()), enc.width()});
+  for (int s = 0; s < steps; ++s) {
+    opt.zero_grad();
+    auto loss = torch::mse_loss(enc.forward(batch).vectors, goal);
+    loss.backward();
+    opt.step();
+  }
+  enc.module().eval();
+}
+
+double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
+
+class LoraInject : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { Progress::set_quiet(true); }
+};
+
+TEST_F(LoraInject, SuffixMatchingFollowsPeft) {
+  EXPECT_TRUE(module_matches("encoder.layer.0.attention.self.query", "query"));
+  EXPECT_TRUE(module_matches("encoder.layer.0.attention.self.query", "self.query"));
+  EXPECT_TRUE(module_matches("encoder.layer.0.attention.self.query",
+                             "encoder.layer.0.attention.self.query"));
+  EXPECT_TRUE(module_matches("encoder.layer.1.output.dense", "output.dense"));
+  EXPECT_TRUE(module_matches("encoder.layer.1.attention.output.dense", "output.dense"));
+  EXPECT_FALSE(module_matches("encoder.layer.0.attention.self.query", "uery"));
+  EXPECT_FALSE(module_matches("encoder.layer.0.attention.self.query", "self"));
+  EXPECT_FALSE(module_matches("encoder.layer.0.attention.self.query", ""));
+  EXPECT_FALSE(module_matches("query", "self.query"));
+}
+
+TEST_F(LoraInject, BertPaperTargetsAddSixAdaptersPerLayer) {
+  auto enc = tiny_bert();
+  LoraConfig config;
+  config.r = 4;
+  config.alpha = 8;
+  config.target_modules = {
+      "query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"};
+  const auto paths = inject_lora(*enc, config);
+  ASSERT_EQ(paths.size(), 12u);  // 2 layers x 6
+  EXPECT_EQ(paths.front(), "encoder.layer.0.attention.self.query");
+  EXPECT_EQ(paths.back(), "encoder.layer.1.output.dense");
+  for (const auto& [path, layer] : enc->adaptable_linears()) {
+    ASSERT_TRUE(layer->has_target()) << path;
+    EXPECT_EQ(layer->target_name(), kTargetAdapterName);
+    EXPECT_EQ(layer->target().a.size(0), 4);
+  }
+  EXPECT_EQ(trainable_parameters(enc->module()).size(), 24u);
+  // The pooler is no LoRA target.
+  for (const auto& [path, layer] : lora_layers(enc->module()))
+    EXPECT_EQ(path.find("pooler"), std::string::npos) << path;
+}
+
+TEST_F(LoraInject, PatternsSelectASubset) {
+  auto enc = tiny_bert();
+  LoraConfig config;
+  config.r = 2;
+  config.target_modules = {"query", "value"};
+  const auto paths = inject_lora(*enc, config);
+  EXPECT_EQ(paths,
+            (std::vector<std::string>{
+                "encoder.layer.0.attention.self.query", "encoder.layer.0.attention.self.value",
+                "encoder.layer.1.attention.self.query", "encoder.layer.1.attention.self.value"}));
+  // A second injection into a layer that already has a target is refused.
+  EXPECT_THROW(inject_lora(*enc, config), UsageError);
+}
+
+TEST_F(LoraInject, EmptyTargetListMeansAllAdaptableLinears) {
+  auto enc = tiny_bert();
+  LoraConfig config;
+  config.r = 2;
+  EXPECT_EQ(inject_lora(*enc, config).size(), 12u);
+  // The stored config names the default targets explicitly, so the saved adapter is loadable.
+  const auto adapter = extract_target(enc->module());
+  EXPECT_EQ(adapter.config.target_modules,
+            (std::vector<std::string>{"attention.self.query", "attention.self.key",
+                                      "attention.self.value", "attention.output.dense",
+                                      "intermediate.dense", "output.dense"}));
+}
+
+TEST_F(LoraInject, BadPatternNamesItAndChangesNothing) {
+  auto enc = tiny_bert();
+  LoraConfig config;
+  config.target_modules = {"query", "qurey"};
+  try {
+    inject_lora(*enc, config);
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'qurey'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("hint: module names of this encoder are attention.self.query"),
+              std::string::npos)
+        << msg;
+  }
+  EXPECT_TRUE(trainable_parameters(enc->module()).empty());
+}
+
+TEST_F(LoraInject, BertFreshTargetKeepsOutputsAndTrainingMovesOnlyAdapters) {
+  auto enc = tiny_bert();
+  const auto before = vectors(*enc);
+  const auto base = base_parameters(*enc);
+  LoraConfig config;
+  config.r = 4;
+  config.alpha = 8;
+  config.dropout = 0.0;
+  inject_lora(*enc, config);
+  EXPECT_TRUE(torch::equal(vectors(*enc), before));  // B = 0
+
+  train_adapters(*enc, 5);
+  const auto after = vectors(*enc);
+  EXPECT_GT(max_abs(after, before), 1e-4);
+  const auto base_after = base_parameters(*enc);
+  ASSERT_EQ(base_after.size(), base.size());
+  for (const auto& [name, t] : base) EXPECT_TRUE(torch::equal(base_after.at(name), t)) << name;
+
+  // Save the trained target as a PEFT directory and attach it to a fresh encoder as a source.
+  PeftAdapter adapter = extract_target(enc->module());
+  adapter.base_model = "tiny";
+  const std::string dir = testing::temp_dir("lora_inject_peft");
+  save_peft(dir, adapter);
+  auto fresh = tiny_bert();
+  const BaseShapes shapes = base_shapes(fresh->module());
+  const PeftAdapter loaded = load_peft(dir, &shapes, "tiny");
+  EXPECT_EQ(loaded.modules.size(), 12u);
+  attach_source(fresh->module(), loaded, "plugin");
+  EXPECT_LT(max_abs(vectors(*fresh), after), 1e-6);
+}
+
+TEST_F(LoraInject, UseLiteDefaultTargetsAndTraining) {
+  REQUIRE_USE_LITE_PACKAGE();
+  auto enc = load_use_lite_encoder(use_lite_dir());
+  const auto before = vectors(*enc);
+  const auto base = base_parameters(*enc);
+  LoraConfig config;
+  config.r = 4;
+  config.alpha = 4;
+  const auto paths = inject_lora(*enc, config);
+  EXPECT_EQ(paths,
+            (std::vector<std::string>{"layers.0.qkv", "layers.0.attn_out", "layers.0.ffn_in",
+                                      "layers.0.ffn_out", "layers.1.qkv", "layers.1.attn_out",
+                                      "layers.1.ffn_in", "layers.1.ffn_out"}));
+  EXPECT_TRUE(torch::equal(vectors(*enc), before));
+
+  train_adapters(*enc, 3);
+  const auto after = vectors(*enc);
+  EXPECT_GT(max_abs(after, before), 1e-5);
+  for (const auto& [name, t] : base_parameters(*enc))
+    EXPECT_TRUE(torch::equal(base.at(name), t)) << name;
+
+  auto fresh = load_use_lite_encoder(use_lite_dir());
+  attach_source(fresh->module(), extract_target(enc->module()), "plugin");
+  EXPECT_LT(max_abs(vectors(*fresh), after), 1e-6);
+}
+
+TEST_F(LoraInject, UseLitePatterns) {
+  REQUIRE_USE_LITE_PACKAGE();
+  auto enc = load_use_lite_encoder(use_lite_dir());
+  LoraConfig config;
+  config.r = 2;
+  config.target_modules = {"qkv", "layers.1.ffn_out"};
+  EXPECT_EQ(inject_lora(*enc, config),
+            (std::vector<std::string>{"layers.0.qkv", "layers.1.qkv", "layers.1.ffn_out"}));
+  config.target_modules = {"query"};
+  try {
+    inject_lora(*load_use_lite_encoder(use_lite_dir()), config);
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'query'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("qkv, attn_out, ffn_in, ffn_out"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace loid
