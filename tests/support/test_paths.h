@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace loid::testing {
 
@@ -19,11 +23,21 @@ inline std::string shared_data(const std::string& rel) {
   return std::filesystem::exists(p) ? p : std::string();
 }
 
-// A fresh empty directory under the build's temp area, removed at the next call with the same name.
+// A fresh empty directory under the system temp area, unique to this process (CTest runs tests in
+// parallel processes, and several checkouts may test at once) and removed when the process exits.
 inline std::string temp_dir(const std::string& name) {
-  auto p = std::filesystem::temp_directory_path() / ("loid_test_" + name);
+  static std::vector<std::filesystem::path> made;
+  if (made.empty()) {
+    std::atexit([] {
+      std::error_code ec;
+      for (const auto& d : made) std::filesystem::remove_all(d, ec);
+    });
+  }
+  auto p = std::filesystem::temp_directory_path() /
+           ("loid_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
+  made.push_back(p);
   return p.string();
 }
 
