@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "support/error_of.h"
 #include "support/test_paths.h"
 
 namespace loid {
@@ -39,16 +40,6 @@ std::string write_small_model(const std::string& dir, const std::string& shard2_
   write_file_atomic(dir + "/s1", all.substr(0, 10));  // shard boundary inside the first weight
   write_file_atomic(dir + "/s2", all.substr(10) + shard2_suffix);
   return dir + "/model.json";
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
 }
 
 TEST(Tfjs, ReadsNodesAndWeightsAcrossShards) {
@@ -99,7 +90,7 @@ TEST(Tfjs, ShortShardNamesTheShardAndWeight) {
   const auto path = write_small_model(dir);
   std::string s2 = read_file(dir + "/s2");
   write_file_atomic(dir + "/s2", s2.substr(0, s2.size() - 3));
-  const auto msg = error_of([&] { TfjsModel::load(path); });
+  const auto msg = testing::error_of<InputError>([&] { TfjsModel::load(path); });
   EXPECT_NE(msg.find(dir + "/s2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'b'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("too short"), std::string::npos) << msg;
@@ -108,10 +99,12 @@ TEST(Tfjs, ShortShardNamesTheShardAndWeight) {
 TEST(Tfjs, ExtraBytesAndMissingShardAreErrors) {
   const std::string dir = testing::temp_dir("tfjs_extra");
   const auto path = write_small_model(dir, "junk");
-  EXPECT_NE(error_of([&] { TfjsModel::load(path); }).find("extra data"), std::string::npos);
+  EXPECT_NE(testing::error_of<InputError>([&] { TfjsModel::load(path); }).find("extra data"),
+            std::string::npos);
   write_small_model(dir);
   std::filesystem::remove(dir + "/s2");
-  EXPECT_NE(error_of([&] { TfjsModel::load(path); }).find(dir + "/s2"), std::string::npos);
+  EXPECT_NE(testing::error_of<InputError>([&] { TfjsModel::load(path); }).find(dir + "/s2"),
+            std::string::npos);
 }
 
 TEST(Tfjs, CorruptModelJsonGivesFileAndLine) {
@@ -127,7 +120,7 @@ TEST(Tfjs, CorruptModelJsonGivesFileAndLine) {
   }
   auto expect_problem = [&](const std::string& json, const std::string& needle) {
     write_file_atomic(dir + "/model.json", json);
-    const auto msg = error_of([&] { TfjsModel::load(dir + "/model.json"); });
+    const auto msg = testing::error_of<InputError>([&] { TfjsModel::load(dir + "/model.json"); });
     EXPECT_NE(msg.find(needle), std::string::npos) << "got: " << msg;
     EXPECT_NE(msg.find(dir + "/model.json"), std::string::npos) << "got: " << msg;
   };

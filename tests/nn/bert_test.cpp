@@ -14,6 +14,7 @@
 #include "core/fs.h"
 #include "core/progress.h"
 #include "io/safetensors.h"
+#include "support/error_of.h"
 #include "support/test_paths.h"
 
 namespace loid {
@@ -75,14 +76,7 @@ void copy_tensor(const SafeTensors& st, const std::string& from, const std::stri
   w.add(to, info.dtype, info.shape, st.data(from), info.nbytes());
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using loid::testing::error_of;
 
 TokenBatch golden_batch(const std::string& prefix = "") {
   return {golden_tensor(expected(), prefix + "input_ids"),

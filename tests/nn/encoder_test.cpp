@@ -17,6 +17,7 @@
 #include "io/safetensors.h"
 #include "nn/bert.h"
 #include "nn/encode.h"
+#include "support/error_of.h"
 #include "support/test_paths.h"
 
 namespace loid {
@@ -29,14 +30,7 @@ std::string tiny_dir() {
   return golden("bert/tiny");
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using loid::testing::error_of;
 
 class EncoderTest : public ::testing::Test {
  protected:
