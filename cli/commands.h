@@ -18,5 +18,7 @@ void add_data_synth(CLI::App& data);  // loid data synth
 void add_demo(CLI::App& app);         // loid demo
 void add_encode(CLI::App& app);       // loid encode
 void add_models(CLI::App& app);       // loid models (list, install)
+void add_pretrain(CLI::App& app);     // loid pretrain
+void add_train(CLI::App& app);        // loid train
 
 }  // namespace loid::cli

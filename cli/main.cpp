@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   loid::cli::add_demo(app);
   loid::cli::add_encode(app);
   loid::cli::add_models(app);
+  loid::cli::add_pretrain(app);
+  loid::cli::add_train(app);
 
   try {
     app.parse(argc, argv);

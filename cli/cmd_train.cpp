@@ -1,0 +1,180 @@
+// `loid pretrain` (a source-domain plugin) and `loid train` (LoID on a target domain). Flags map
+// one-to-one onto PretrainOptions / LoidTrainOptions; defaults are the paper's where it gives one.
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "core/error.h"
+#include "data/split.h"
+#include "train/loid_train.h"
+#include "train/pretrain.h"
+
+namespace loid::cli {
+
+namespace {
+
+void add_split_flags(CLI::App& cmd, loid::SplitOptions& split, std::shared_ptr<std::string> ratios) {
+  cmd.add_option("--seed", split.seed,
+                 "Split seed: the same split as `loid data split --seed`; also seeds training")
+      ->capture_default_str();
+  cmd.add_option("--split-ratios", *ratios, "train,validation,test fractions")
+      ->capture_default_str();
+}
+
+void add_lora_flags(CLI::App& cmd, loid::LoraConfig& lora) {
+  cmd.add_option("--rank", lora.r, "LoRA rank r (paper: 32; swept 16-48)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--alpha", lora.alpha, "LoRA alpha; adapters are scaled by alpha / r")
+      ->capture_default_str();
+  cmd.add_option("--lora-dropout", lora.dropout, "Dropout on the adapters' input")
+      ->capture_default_str();
+  cmd.add_option("--targets", lora.target_modules,
+                 "Module-name patterns to adapt (PEFT suffix rule); default: the encoder's "
+                 "attention and feed-forward layers")
+      ->delimiter(',');
+}
+
+void add_regressor_flags(CLI::App& cmd, loid::TextRegressorOptions& t, const std::string& prefix,
+                         const std::string& what) {
+  cmd.add_option("--" + prefix + "epochs", t.epochs, what + ": passes over the training reviews" +
+                                                         (prefix.empty() ? "" : " (0 skips it)"))
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd.add_option("--" + prefix + "patience", t.patience,
+                 what + ": epochs without validation gain before stopping")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--" + prefix + "batch-size", t.batch_size, what + ": reviews per step")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--" + prefix + "lr", t.learning_rate, what + ": Adam learning rate")
+      ->capture_default_str();
+  cmd.add_option("--" + prefix + "max-steps", t.max_steps,
+                 what + ": steps per epoch at most (0 = whole epoch)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
+}  // namespace
+
+void add_pretrain(CLI::App& app) {
+  auto o = std::make_shared<loid::PretrainOptions>();
+  auto ratios = std::make_shared<std::string>("0.8,0.1,0.1");
+  CLI::App* cmd = app.add_subcommand(
+      "pretrain",
+      "Train a source-domain plugin: LoRA on the frozen encoder + MLP head predicting each "
+      "review's rating from its text; writes a PEFT adapter directory");
+  cmd->add_option("--data", o->data, "Source-domain reviews file(s); one plugin for all")
+      ->required();
+  cmd->add_option("--encoder", o->encoder_dir,
+                  "Encoder directory; default: the installed USE-Lite (models/use_lite)");
+  cmd->add_option("--out", o->out, "Plugin (PEFT adapter) directory to write")->required();
+  add_split_flags(*cmd, o->split, ratios);
+  add_lora_flags(*cmd, o->lora);
+  add_regressor_flags(*cmd, o->train, "", "training");
+  cmd->add_option("--head-hidden", o->head_hidden, "Hidden width of the rating MLP")
+      ->capture_default_str();
+  cmd->add_option("--max-train-reviews", o->max_train_reviews,
+                  "Per file, a seeded sample of at most this many training reviews (0 = all)")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
+  cmd->add_flag("--force", o->force, "Overwrite an existing adapter directory");
+  cmd->add_flag_function("--no-progress", [o](std::int64_t) { o->train.progress = false; },
+                         "Plain log lines instead of progress bars");
+  cmd->callback([o, ratios] {
+    loid::parse_split_ratios(*ratios, o->split);
+    o->train.seed = o->split.seed;
+    const auto r = loid::run_pretrain(*o);
+    std::cout << "plugin " << o->out << ": best epoch " << r.fit.best_epoch
+              << ", validation MSE " << r.fit.best_validation_mse << "\n"
+              << "test MSE " << r.test.mse << ", RMSE " << r.test.rmse << ", MAE " << r.test.mae
+              << "; rounded rating precision " << r.test_classes.precision << ", recall "
+              << r.test_classes.recall << ", F1 " << r.test_classes.f1 << " (" << r.test.n
+              << " test reviews)\n";
+  });
+}
+
+void add_train(CLI::App& app) {
+  auto o = std::make_shared<loid::LoidTrainOptions>();
+  auto ratios = std::make_shared<std::string>("0.8,0.1,0.1");
+  auto protocol = std::make_shared<std::string>("leak-free");
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train LoID on a target domain: Re-LoRA over source plugins, then ID-text attention with "
+      "contrastive alignment; writes a run directory");
+  cmd->add_option("--data", o->data, "Target-domain reviews file")->required();
+  cmd->add_option("--encoder", o->encoder_dir,
+                  "Encoder directory; default: the installed USE-Lite (models/use_lite)");
+  cmd->add_option("--out", o->out, "Run directory")->required();
+  cmd->add_option("--plugin", o->plugins.dirs, "Source plugin directory (repeatable)");
+  cmd->add_option("--merge", o->plugins.merge,
+                  "How several plugins join: stack (each its own frozen adapter), or merged "
+                  "first by linear, cat, svd, ties, dare_linear or dare_ties")
+      ->check(CLI::IsMember({"stack", "linear", "cat", "svd", "ties", "dare_linear", "dare_ties"}))
+      ->capture_default_str();
+  cmd->add_option("--plugin-weights", o->plugins.weights,
+                  "Per plugin: scale when stacked, weight when merged (default 1 each)")
+      ->delimiter(',');
+  cmd->add_option("--density", o->plugins.density, "ties/dare: fraction of entries kept")
+      ->capture_default_str();
+  add_split_flags(*cmd, o->split, ratios);
+  cmd->add_option("--protocol", *protocol,
+                  "leak-free (histories from training reviews only) or paper-leaky (the authors' "
+                  "released protocol: test reviews visible; every output says LEAKY)")
+      ->check(CLI::IsMember({"leak-free", "paper-leaky"}))
+      ->capture_default_str();
+  cmd->add_option("--encoder-mode", o->encoder_mode,
+                  "frozen: review vectors computed once after Re-LoRA; end-to-end: the target "
+                  "adapter keeps training with the LoID loss (slow)")
+      ->check(CLI::IsMember({"frozen", "end-to-end"}))
+      ->capture_default_str();
+  add_lora_flags(*cmd, o->lora);
+  add_regressor_flags(*cmd, o->relora, "relora-", "Re-LoRA");
+  cmd->add_option("-k,--reviews", o->k, "Context reviews per user and per item (paper: 5)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--embed-size", o->embed_size, "ID embedding size; 0 = the encoder's width")
+      ->capture_default_str();
+  cmd->add_option("--heads", o->heads, "Attention heads")->capture_default_str();
+  cmd->add_option("--hidden", o->hidden, "Prediction MLP hidden width")->capture_default_str();
+  cmd->add_option("--dropout", o->dropout, "Dropout in the LoID model")->capture_default_str();
+  cmd->add_option("--lambda", o->lambda, "Weight of the triplet loss (paper: 0.2; swept 0.2-0.5)")
+      ->capture_default_str();
+  cmd->add_option("--margin", o->margin, "Triplet margin D")->capture_default_str();
+  cmd->add_flag("--id-biases", o->id_biases,
+                "Add trained user and item biases to the prediction (not in the paper)");
+  cmd->add_option("--lr", o->learning_rate, "LoID Adam learning rate")->capture_default_str();
+  cmd->add_option("--weight-decay", o->weight_decay, "LoID Adam weight decay")
+      ->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "LoID rows per step")
+      ->check(CLI::Range(2, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--epochs", o->epochs, "LoID epochs at most")->capture_default_str();
+  cmd->add_option("--patience", o->patience, "LoID early-stopping patience (epochs)")
+      ->capture_default_str();
+  cmd->add_option("--e2e-lr", o->e2e_learning_rate,
+                  "end-to-end mode: Adam learning rate of the target adapter")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
+  cmd->add_flag("--resume", o->resume, "Continue an interrupted run in --out");
+  cmd->add_flag("--force", o->force, "Replace an existing run directory");
+  cmd->add_flag_function("--no-progress", [o](std::int64_t) { o->progress = false; },
+                         "Plain log lines instead of progress bars");
+  cmd->callback([o, ratios, protocol] {
+    loid::parse_split_ratios(*ratios, o->split);
+    o->protocol = loid::protocol_from_name(*protocol);
+    o->relora.seed = o->split.seed;
+    const auto r = loid::run_loid_train(*o);
+    const auto& t = r.metrics["test"];
+    std::cout << (o->protocol == loid::Protocol::kPaperLeaky ? "LEAKY (paper-leaky protocol) " : "")
+              << "run " << o->out << ": test MSE " << t["mse"].get<double>() << ", RMSE "
+              << t["rmse"].get<double>() << ", MAE " << t["mae"].get<double>() << " ("
+              << t["n"].get<long long>() << " reviews); best epoch "
+              << r.metrics["best_epoch"].get<int>() << "\n";
+  });
+}
+
+}  // namespace loid::cli

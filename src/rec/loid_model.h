@@ -1,0 +1,79 @@
+// The LoID recommender: trainable user and item ID embeddings attend over the text vectors of the
+// other side's reviews (the item's ID over the user's reviews, the user's ID over the item's), a
+// triplet loss aligns the attended text with the ID embeddings, and an MLP on [v_u, v_i] predicts
+// the rating.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace loid {
+
+struct LoidModelOptions {
+  std::int64_t num_users = 0;   // known (trained) users; id num_users is the "unknown user" row
+  std::int64_t num_items = 0;   // known items; id num_items is the "unknown item" row
+  std::int64_t text_width = 0;  // D of the review vectors
+  std::int64_t embed_size = 0;  // size of ID embeddings and attention; 0 = text_width
+  std::int64_t heads = 4;       // attention heads (must divide embed_size)
+  std::int64_t hidden = 256;    // prediction MLP hidden width
+  double dropout = 0.1;         // in the prediction MLP and on attention weights
+  float mean_rating = 3.0f;     // the MLP predicts deviations from this (training mean)
+  bool id_biases = false;       // add trained user and item biases to the prediction (not in the
+                                // paper; off by default)
+};
+
+// Multi-head attention of one query vector per row over up to k key/value vectors, with a mask.
+// A row whose mask is all zero attends to nothing: its context is zero and the output is the
+// output projection's bias (a learned "no reviews" vector).
+class IdTextAttentionImpl : public torch::nn::Module {
+ public:
+  IdTextAttentionImpl(std::int64_t width, std::int64_t heads, double dropout);
+  // query (B, E), keys (B, k, E), mask (B, k) float 1/0 -> (B, E)
+  torch::Tensor forward(const torch::Tensor& query, const torch::Tensor& keys,
+                        const torch::Tensor& mask);
+  torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+  std::int64_t heads;
+};
+TORCH_MODULE(IdTextAttention);
+
+struct LoidOutput {
+  torch::Tensor prediction;  // (B) unclamped rating
+  torch::Tensor v_u, v_i;    // (B, E) attended text of the item's reviews / the user's reviews
+  torch::Tensor p_u, p_i;    // (B, E) ID embeddings
+};
+
+class LoidModelImpl : public torch::nn::Module {
+ public:
+  explicit LoidModelImpl(const LoidModelOptions& options);
+
+  // users, items: (B) int64, ids >= num_users / num_items (or < 0) use the unknown row.
+  // user_text: (B, k, D) vectors of the user's context reviews; user_mask (B, k) float 1/0;
+  // item_text and item_mask likewise.
+  LoidOutput forward(const torch::Tensor& users, const torch::Tensor& items,
+                     const torch::Tensor& user_text, const torch::Tensor& user_mask,
+                     const torch::Tensor& item_text, const torch::Tensor& item_mask);
+
+  const LoidModelOptions& options() const { return options_; }
+
+  torch::nn::Embedding user_embedding{nullptr}, item_embedding{nullptr};
+  torch::nn::Linear text_projection{nullptr};  // D -> E when they differ
+  IdTextAttention item_over_user{nullptr};     // v_i = Attention(p_i; user's reviews)
+  IdTextAttention user_over_item{nullptr};     // v_u = Attention(p_u; item's reviews)
+  torch::nn::Sequential predictor{nullptr};    // [v_u, v_i] -> hidden -> 1
+  torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};  // when id_biases
+  torch::Tensor mean;                                          // buffer ()
+
+ private:
+  torch::Tensor clamp_ids(const torch::Tensor& ids, std::int64_t known) const;
+  LoidModelOptions options_;
+};
+TORCH_MODULE(LoidModel);
+
+// Triplet loss with squared L2 distance and margin: anchor v_i, positive p_u of the same row,
+// negative p_u of another row (the row `shift` places later, cyclically); plus the same for v_u with
+// p_i. Mean over rows of both terms' sum. Batches of one row give zero.
+torch::Tensor triplet_loss(const LoidOutput& out, double margin, std::int64_t shift = 1);
+
+}  // namespace loid

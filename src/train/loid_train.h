@@ -1,0 +1,88 @@
+// `loid train`: the LoID method on one target domain, end to end, into a run directory.
+//   1. Re-LoRA: encoder + frozen source plugins (stacked or merged) + a new trainable target LoRA,
+//      trained on the target's training reviews (review text -> rating), epoch chosen on validation.
+//   2. Text vectors of every review a history may show (training reviews only, by construction).
+//   3. The LoID model (ID-text attention, triplet alignment, MLP) trained with early stopping on
+//      validation MSE; the best epoch restored; the test split scored once, overall and for
+//      cold-start subsets.
+// Encoder modes: frozen (vectors computed once after Re-LoRA) or end-to-end (the target adapter keeps
+// training with the LoID loss; each batch encodes each distinct review once).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/context.h"
+#include "data/split.h"
+#include "eval/metrics.h"
+#include "nn/lora.h"
+#include "train/setup.h"
+#include "train/text_regressor.h"
+
+namespace loid {
+
+struct LoidTrainOptions {
+  std::string data;            // target-domain reviews file
+  std::string encoder_dir;     // "" = installed default (USE-Lite)
+  std::string out;             // run directory
+  SplitOptions split;          // --seed and --split-ratios: the same split as `loid data split`
+  PluginOptions plugins;       // source plugins and how they join
+  Protocol protocol = Protocol::kLeakFree;
+  std::string encoder_mode = "frozen";  // "frozen" or "end-to-end"
+
+  // Re-LoRA (target adapter) stage.
+  LoraConfig lora;                  // r 32, alpha 32, dropout 0.1, encoder's default targets
+  TextRegressorOptions relora;      // epochs (0 skips the stage), batch, learning rate
+  std::int64_t head_hidden = 256;   // rating head of the Re-LoRA stage
+  double head_dropout = 0.1;
+
+  // LoID model.
+  std::size_t k = 5;                // context reviews per user and per item
+  std::int64_t embed_size = 0;      // 0 = encoder width
+  std::int64_t heads = 4;
+  std::int64_t hidden = 256;        // prediction MLP
+  double dropout = 0.1;
+  double lambda = 0.2;              // weight of the triplet loss
+  double margin = 1.0;              // triplet margin D
+  bool id_biases = false;           // extra user/item biases (not in the paper)
+  double learning_rate = 1e-3;      // Adam
+  double weight_decay = 0.0;
+  std::int64_t batch_size = 64;
+  int epochs = 30;                  // upper bound
+  int patience = 3;                 // early stopping on validation MSE
+  double e2e_learning_rate = 1e-4;  // end-to-end: the target adapter's Adam rate
+
+  int threads = 0;       // 0 = all cores
+  bool resume = false;   // continue an interrupted run in `out`
+  bool force = false;    // overwrite a finished or foreign run directory
+  bool progress = true;
+  // For tests of --resume: return after this many LoID epochs of this call as if the process had
+  // been killed there (the checkpoint stays; metrics are not written). 0 = off.
+  int stop_after_epochs = 0;
+};
+
+struct LoidTrainResult {
+  nlohmann::json metrics;    // as written to metrics.json (null when interrupted)
+  double seconds = 0.0;
+  bool interrupted = false;  // stop_after_epochs ended the call early
+};
+
+LoidTrainResult run_loid_train(const LoidTrainOptions& options);
+
+// The options as the run's config.json records them (everything that affects the result).
+nlohmann::json train_config_json(const LoidTrainOptions& options);
+
+// Files of a run directory.
+constexpr const char* kRunConfig = "config.json";
+constexpr const char* kRunMetrics = "metrics.json";
+constexpr const char* kRunModel = "model.safetensors";
+constexpr const char* kRunVectors = "review_vectors.safetensors";
+constexpr const char* kRunTargetAdapter = "adapters/target";
+constexpr const char* kRunLog = "train.log";
+constexpr const char* kRunReport = "report.md";
+constexpr const char* kRunCurve = "learning_curve.svg";
+constexpr const char* kRunCheckpoint = "checkpoint";
+
+}  // namespace loid

@@ -1,0 +1,150 @@
+// Source-plugin pretraining (see pretrain.h).
+#include "train/pretrain.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "core/version.h"
+#include "nn/lora_inject.h"
+#include "nn/peft.h"
+
+namespace loid {
+
+nlohmann::json metrics_json(const RatingMetrics& m, const ClassMetrics* c) {
+  nlohmann::json j = {{"n", m.n}, {"mse", m.mse}, {"rmse", m.rmse}, {"mae", m.mae}};
+  if (c) {
+    j["precision"] = c->precision;
+    j["recall"] = c->recall;
+    j["f1"] = c->f1;
+    j["accuracy"] = c->accuracy;
+  }
+  return j;
+}
+
+void check_output_dir(const std::string& dir, bool force, const char* what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec) && !force)
+    throw UsageError(std::string(what) + " " + dir +
+                     " already exists and is not empty (use --force to overwrite)");
+}
+
+PretrainResult run_pretrain(const PretrainOptions& o) {
+  if (o.data.empty()) throw UsageError("pretrain: give at least one --data file");
+  if (o.out.empty()) throw UsageError("pretrain: --out is required");
+  check_output_dir(o.out, o.force, "adapter directory");
+  const auto start = std::chrono::steady_clock::now();
+  set_threads(o.threads);
+
+  std::vector<DomainData> domains;
+  std::vector<std::string> train_texts, val_texts;
+  std::vector<float> train_ratings, val_ratings;
+  for (const auto& path : o.data) {
+    domains.push_back(load_domain(path, o.split));
+    const DomainData& d = domains.back();
+    log_info(describe_domain(d));
+    std::vector<std::int64_t> train = d.split.train;
+    if (o.max_train_reviews > 0 && static_cast<std::int64_t>(train.size()) > o.max_train_reviews) {
+      Rng rng = Rng(o.split.seed).fork(0x7375627365ULL);  // "subse"
+      shuffle(train, rng);
+      train.resize(static_cast<std::size_t>(o.max_train_reviews));
+    }
+    for (auto& t : d.texts(train)) train_texts.push_back(std::move(t));
+    for (float r : d.ratings(train)) train_ratings.push_back(r);
+    for (auto& t : d.texts(d.split.validation)) val_texts.push_back(std::move(t));
+    for (float r : d.ratings(d.split.validation)) val_ratings.push_back(r);
+  }
+
+  const std::string encoder_dir = resolve_encoder_dir(o.encoder_dir);
+  auto encoder = load_encoder(encoder_dir);
+  LoraConfig lora = o.lora;
+  const std::vector<std::string> targets = inject_lora(*encoder, lora);
+  if (lora.target_modules.empty()) lora.target_modules = targets;
+  torch::manual_seed(o.split.seed);
+  double mean = 0.0;
+  for (float r : train_ratings) mean += r;
+  mean /= static_cast<double>(train_ratings.size());
+  RatingHead head(encoder->width(), o.head_hidden, o.head_dropout, static_cast<float>(mean));
+  log_info("pretraining a plugin on " + std::to_string(train_texts.size()) +
+           " training reviews (" + std::to_string(targets.size()) + " adapted layers, r " +
+           std::to_string(lora.r) + ")");
+
+  PretrainResult result;
+  result.fit = train_text_regressor(*encoder, head, train_texts, train_ratings, val_texts,
+                                    val_ratings, o.train);
+
+  // The test split, read once.
+  std::vector<float> all_pred, all_true;
+  for (const auto& d : domains) {
+    const auto pred = predict_ratings(*encoder, head, d.texts(d.split.test), 64, o.train.progress);
+    const auto truth = d.ratings(d.split.test);
+    const RatingMetrics m = rating_metrics(pred, truth);
+    const ClassMetrics c = rounded_class_metrics(pred, truth);
+    result.per_domain.push_back({{"file", d.path}, {"test", metrics_json(m, &c)}});
+    all_pred.insert(all_pred.end(), pred.begin(), pred.end());
+    all_true.insert(all_true.end(), truth.begin(), truth.end());
+  }
+  result.test = rating_metrics(all_pred, all_true);
+  result.test_classes = rounded_class_metrics(all_pred, all_true);
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  PeftAdapter adapter = extract_target(encoder->module());
+  adapter.config = lora;
+  adapter.task_type = "FEATURE_EXTRACTION";
+  adapter.base_model = std::filesystem::path(encoder_dir).lexically_normal().filename();
+  adapter.modules_to_save = {kRatingHeadName};
+  for (const auto& p : head->named_parameters())
+    adapter.saved[std::string(kRatingHeadName) + "." + p.key()] = p.value().detach().clone();
+  for (const auto& b : head->named_buffers())
+    adapter.saved[std::string(kRatingHeadName) + "." + b.key()] = b.value().detach().clone();
+  nlohmann::json domains_json = nlohmann::json::array();
+  for (const auto& d : domains) {
+    domains_json.push_back({{"file", d.path},
+                            {"reviews", d.dataset.num_reviews()},
+                            {"train", d.split.counts.train},
+                            {"validation", d.split.counts.validation},
+                            {"test", d.split.counts.test}});
+  }
+  nlohmann::json curve = nlohmann::json::array();
+  for (const auto& e : result.fit.curve)
+    curve.push_back({{"epoch", e.epoch},
+                     {"train_mse", e.train_loss},
+                     {"validation_mse", e.validation_mse},
+                     {"seconds", e.seconds}});
+  adapter.metadata = {
+      {"kind", "source_plugin"},
+      {"domains", domains_json},
+      {"encoder", encoder_dir},
+      {"split", {{"seed", o.split.seed},
+                 {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
+      {"lora", lora_json(lora)},
+      {"training",
+       {{"epochs", o.train.epochs},
+        {"patience", o.train.patience},
+        {"batch_size", o.train.batch_size},
+        {"learning_rate", o.train.learning_rate},
+        {"max_train_reviews", o.max_train_reviews},
+        {"head_hidden", o.head_hidden},
+        {"head_dropout", o.head_dropout},
+        {"seed", o.train.seed}}},
+      {"metrics",
+       {{"validation_mse_before", result.fit.initial_validation_mse},
+        {"validation_mse", result.fit.best_validation_mse},
+        {"best_epoch", result.fit.best_epoch},
+        {"curve", curve},
+        {"test", metrics_json(result.test, &result.test_classes)},
+        {"per_domain", result.per_domain}}},
+      {"seconds", result.seconds},
+      {"version", version()},
+      {"git", git_version()}};
+  save_peft(o.out, adapter);
+  log_info("wrote plugin " + o.out + " (test MSE " + std::to_string(result.test.mse) + ")");
+  return result;
+}
+
+}  // namespace loid

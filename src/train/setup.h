@@ -1,0 +1,57 @@
+// Shared set-up of the training commands: a reviews file read, numbered and split by seed, and an
+// encoder loaded with source plugins (stacked or merged) and a fresh trainable LoRA target.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/reader.h"
+#include "data/split.h"
+#include "nn/encoder.h"
+#include "nn/lora.h"
+
+namespace loid {
+
+// One domain's reviews with their seeded split (identical to `loid data split --seed`).
+struct DomainData {
+  std::string path;
+  ReadReport report;
+  Dataset dataset;
+  Split split;
+  std::vector<std::string> texts(const std::vector<std::int64_t>& ids) const;
+  std::vector<float> ratings(const std::vector<std::int64_t>& ids) const;
+};
+DomainData load_domain(const std::string& path, const SplitOptions& split);
+
+// A one-line account of a domain for logs and reports.
+std::string describe_domain(const DomainData& d);
+
+// "" -> the installed default encoder (models_dir()/use_lite), with a hint when it is missing.
+std::string resolve_encoder_dir(const std::string& dir);
+
+// How source plugins join the encoder.
+struct PluginOptions {
+  std::vector<std::string> dirs;  // PEFT adapter directories
+  std::string merge = "stack";    // "stack" or a merge method (linear, cat, svd, ties, ...)
+  std::vector<double> weights;    // per plugin: stack scale or merge weight (empty = 1.0 each)
+  double density = 0.5;           // ties / dare
+  std::uint64_t seed = 1;         // dare masks
+};
+
+// Loads the encoder, attaches the plugins as frozen sources (validated against the encoder's
+// shapes and name), returns it. Records what was attached in `record` when given.
+std::unique_ptr<Encoder> load_encoder_with_plugins(const std::string& encoder_dir,
+                                                   const PluginOptions& plugins,
+                                                   nlohmann::json* record = nullptr);
+
+// Sets the torch intra-op thread count (0 = the machine's cores) and returns it.
+int set_threads(int threads);
+
+// The configuration of a LoRA target as JSON (for configs and adapter metadata).
+nlohmann::json lora_json(const LoraConfig& c);
+
+}  // namespace loid

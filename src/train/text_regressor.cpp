@@ -1,0 +1,193 @@
+// Review-rating regression on text vectors through LoRA-adapted encoders (see text_regressor.h).
+#include "train/text_regressor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "eval/metrics.h"
+#include "nn/encode.h"
+#include "nn/lora.h"
+
+namespace loid {
+
+RatingHeadImpl::RatingHeadImpl(std::int64_t in, std::int64_t hidden, double dropout_p,
+                               float mean_rating) {
+  if (in <= 0 || hidden <= 0) throw UsageError("rating head: sizes must be positive");
+  fc1 = register_module("fc1", torch::nn::Linear(in, hidden));
+  dropout = register_module("dropout", torch::nn::Dropout(dropout_p));
+  fc2 = register_module("fc2", torch::nn::Linear(hidden, 1));
+  mean = register_buffer("mean", torch::tensor(mean_rating, torch::kFloat32));
+}
+
+torch::Tensor RatingHeadImpl::forward(const torch::Tensor& vectors) {
+  return fc2(dropout(torch::relu(fc1(vectors)))).squeeze(-1) + mean;
+}
+
+namespace {
+
+// Batches of similar text length: shuffle, cut into chunks of 16 batches, sort each chunk by
+// length, cut into batches, shuffle the batches. Same order for the same rng state.
+std::vector<std::vector<std::int64_t>> bucketed_batches(const std::vector<std::string>& texts,
+                                                        std::int64_t batch_size, Rng& rng) {
+  std::vector<std::int64_t> order(texts.size());
+  std::iota(order.begin(), order.end(), 0);
+  shuffle(order, rng);
+  const std::size_t chunk = static_cast<std::size_t>(batch_size) * 16;
+  for (std::size_t s = 0; s < order.size(); s += chunk) {
+    const auto e = std::min(order.size(), s + chunk);
+    std::stable_sort(order.begin() + s, order.begin() + e, [&](std::int64_t a, std::int64_t b) {
+      return texts[a].size() < texts[b].size();
+    });
+  }
+  std::vector<std::vector<std::int64_t>> batches;
+  for (std::size_t s = 0; s < order.size(); s += static_cast<std::size_t>(batch_size)) {
+    const auto e = std::min(order.size(), s + static_cast<std::size_t>(batch_size));
+    batches.emplace_back(order.begin() + s, order.begin() + e);
+  }
+  shuffle(batches, rng);
+  return batches;
+}
+
+double mse(const std::vector<float>& p, const std::vector<float>& t) {
+  return rating_metrics(p, t).mse;
+}
+
+std::vector<torch::Tensor> snapshot(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> out;
+  out.reserve(params.size());
+  for (const auto& p : params) out.push_back(p.detach().clone());
+  return out;
+}
+
+void restore(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& saved) {
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
+}
+
+}  // namespace
+
+std::vector<float> predict_ratings(Encoder& encoder, RatingHead& head,
+                                   const std::vector<std::string>& texts,
+                                   std::int64_t batch_size, bool progress) {
+  torch::NoGradGuard no_grad;
+  const bool encoder_training = encoder.module().is_training();
+  const bool head_training = head->is_training();
+  encoder.module().eval();
+  head->eval();
+  EncodeOptions eo;
+  eo.batch_size = batch_size;
+  eo.progress = progress;
+  const torch::Tensor vectors = encode_texts(encoder, texts, eo);
+  std::vector<float> out;
+  if (!texts.empty()) {
+    const torch::Tensor pred = head->forward(vectors).clamp(1.0, 5.0).contiguous();
+    out.assign(pred.data_ptr<float>(), pred.data_ptr<float>() + pred.numel());
+  }
+  encoder.module().train(encoder_training);
+  head->train(head_training);
+  return out;
+}
+
+TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
+                                         const std::vector<std::string>& train_texts,
+                                         const std::vector<float>& train_ratings,
+                                         const std::vector<std::string>& validation_texts,
+                                         const std::vector<float>& validation_ratings,
+                                         const TextRegressorOptions& o) {
+  if (train_texts.size() != train_ratings.size() ||
+      validation_texts.size() != validation_ratings.size())
+    throw UsageError("text regressor: texts and ratings differ in length");
+  if (train_texts.empty()) throw UsageError("text regressor: no training reviews");
+  if (validation_texts.empty()) throw UsageError("text regressor: no validation reviews");
+  if (o.batch_size <= 0 || o.epochs < 0 || o.learning_rate <= 0)
+    throw UsageError("text regressor: batch size and learning rate must be positive");
+
+  // Only the LoRA targets and the head learn; everything else needs no gradient at all.
+  for (auto& p : encoder.module().parameters()) p.requires_grad_(false);
+  std::vector<torch::Tensor> params = trainable_parameters(encoder.module());
+  if (params.empty())
+    throw UsageError("text regressor: the encoder has no trainable LoRA target (inject_lora)");
+  for (auto& p : params) p.requires_grad_(true);
+  for (auto& p : head->parameters()) params.push_back(p);
+
+  torch::optim::Adam optimizer(
+      params, torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
+
+  TextRegressorResult result;
+  result.initial_validation_mse =
+      mse(predict_ratings(encoder, head, validation_texts), validation_ratings);
+  result.best_validation_mse = result.initial_validation_mse;
+  log_info("validation MSE before training: " + std::to_string(result.initial_validation_mse));
+  std::vector<torch::Tensor> best = snapshot(params);
+  int since_best = 0;
+  Rng order_rng = Rng(o.seed).fork(0x72656c6f7261ULL);  // "relora"
+
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    torch::manual_seed(o.seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
+    encoder.module().train();
+    head->train();
+    auto batches = bucketed_batches(train_texts, o.batch_size, order_rng);
+    if (o.max_steps > 0 && static_cast<std::int64_t>(batches.size()) > o.max_steps)
+      batches.resize(static_cast<std::size_t>(o.max_steps));
+    Progress progress("epoch " + std::to_string(epoch), static_cast<std::int64_t>(batches.size()),
+                      o.progress);
+    double loss_sum = 0.0;
+    std::int64_t done = 0;
+    for (const auto& batch : batches) {
+      std::vector<std::string> texts;
+      std::vector<float> ratings;
+      texts.reserve(batch.size());
+      for (std::int64_t r : batch) {
+        texts.push_back(train_texts[r]);
+        ratings.push_back(train_ratings[r]);
+      }
+      const torch::Tensor target = torch::tensor(ratings, torch::kFloat32);
+      optimizer.zero_grad();
+      const torch::Tensor vectors = encoder.forward(encoder.tokenize(texts)).vectors;
+      const torch::Tensor loss = torch::mse_loss(head->forward(vectors), target);
+      loss.backward();
+      optimizer.step();
+      const double l = loss.item<double>();
+      if (!std::isfinite(l)) throw Error("training diverged (loss " + std::to_string(l) +
+                                         "); try a lower learning rate");
+      loss_sum += l;
+      ++result.steps;
+      ++done;
+      char note[48];
+      std::snprintf(note, sizeof note, "loss %.4f", loss_sum / static_cast<double>(done));
+      progress.advance(1, note);
+    }
+    progress.finish();
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.train_loss = batches.empty() ? 0.0 : loss_sum / static_cast<double>(batches.size());
+    rec.validation_mse = mse(predict_ratings(encoder, head, validation_texts), validation_ratings);
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.curve.push_back(rec);
+    log_info("epoch " + std::to_string(epoch) + ": train MSE " + std::to_string(rec.train_loss) +
+             ", validation MSE " + std::to_string(rec.validation_mse) + " (" +
+             format_duration(rec.seconds) + ")");
+    if (rec.validation_mse < result.best_validation_mse) {
+      result.best_validation_mse = rec.validation_mse;
+      result.best_epoch = epoch;
+      best = snapshot(params);
+      since_best = 0;
+    } else if (++since_best >= o.patience) {
+      break;
+    }
+  }
+  restore(params, best);
+  encoder.module().eval();
+  head->eval();
+  return result;
+}
+
+}  // namespace loid

@@ -1,0 +1,105 @@
+// The LoID model: masked ID-text attention (masked keys have no effect, a row with no reviews gets
+// the learned "no reviews" vector), the triplet loss against a hand computation, unknown ids, and
+// which parameters the losses reach.
+#include "rec/loid_model.h"
+
+#include <gtest/gtest.h>
+
+namespace loid {
+namespace {
+
+LoidModelOptions small() {
+  LoidModelOptions o;
+  o.num_users = 4;
+  o.num_items = 3;
+  o.text_width = 8;
+  o.heads = 2;
+  o.hidden = 6;
+  o.dropout = 0.0;
+  o.mean_rating = 4.0f;
+  return o;
+}
+
+TEST(LoidModel, MaskedKeysDoNotMatter) {
+  torch::manual_seed(1);
+  IdTextAttention att(8, 2, 0.0);
+  const auto q = torch::randn({2, 8});
+  auto keys = torch::randn({2, 3, 8});
+  const auto mask = torch::tensor({{1.f, 1.f, 0.f}, {1.f, 0.f, 0.f}});
+  const auto a = att->forward(q, keys, mask);
+  keys.index_put_({0, 2}, torch::randn({8}) * 100);
+  keys.index_put_({1, 1}, torch::randn({8}) * 100);
+  const auto b = att->forward(q, keys, mask);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-6, 1e-6));
+}
+
+TEST(LoidModel, RowWithoutReviewsGetsTheOutputBias) {
+  torch::manual_seed(2);
+  IdTextAttention att(8, 4, 0.0);
+  const auto out = att->forward(torch::randn({1, 8}), torch::randn({1, 5, 8}), torch::zeros({1, 5}));
+  EXPECT_TRUE(torch::allclose(out[0], att->o->bias, 1e-7, 1e-7));
+  EXPECT_FALSE(torch::isnan(out).any().item<bool>());
+}
+
+TEST(LoidModel, SingleKeyAttentionIsItsValueProjection) {
+  torch::manual_seed(3);
+  IdTextAttention att(8, 2, 0.0);
+  const auto key = torch::randn({1, 1, 8});
+  const auto out = att->forward(torch::randn({1, 8}), key, torch::ones({1, 1}));
+  const auto expected = att->o(att->v(key[0]));
+  EXPECT_TRUE(torch::allclose(out, expected, 1e-6, 1e-6));
+}
+
+TEST(LoidModel, TripletLossMatchesHandComputation) {
+  LoidOutput o;
+  // Rows: anchors v_i = (0,0), (1,1); positives p_u = (1,0), (1,2); negatives = p_u rolled by 1.
+  o.v_i = torch::tensor({{0.f, 0.f}, {1.f, 1.f}});
+  o.p_u = torch::tensor({{1.f, 0.f}, {1.f, 2.f}});
+  o.v_u = torch::zeros({2, 2});
+  o.p_i = torch::zeros({2, 2});
+  // Row 0: d(a,p) = 1, negative = p_u[1] = (1,2): d = 5 -> max(0, 1 - 5 + 2) = 0.
+  // Row 1: d(a,p) = 1, negative = p_u[0] = (1,0): d = 1 -> max(0, 1 - 1 + 2) = 2.
+  // Second term: all zeros -> max(0, 0 - 0 + 2) = 2 for both rows. Mean of (0+2, 2+2) = 3.
+  EXPECT_NEAR(triplet_loss(o, 2.0).item<double>(), 3.0, 1e-6);
+  o.v_i = o.v_i.index({torch::indexing::Slice(0, 1)});
+  o.p_u = o.p_u.index({torch::indexing::Slice(0, 1)});
+  o.v_u = o.v_u.index({torch::indexing::Slice(0, 1)});
+  o.p_i = o.p_i.index({torch::indexing::Slice(0, 1)});
+  EXPECT_EQ(triplet_loss(o, 2.0).item<double>(), 0.0);
+}
+
+TEST(LoidModel, UnknownIdsUseTheZeroUnknownRow) {
+  torch::manual_seed(4);
+  LoidModel m(small());
+  m->eval();
+  const auto text = torch::randn({3, 2, 8});
+  const auto mask = torch::ones({3, 2});
+  const auto out = m->forward(torch::tensor({2, 4, -1}, torch::kInt64),
+                              torch::tensor({0, 0, 0}, torch::kInt64), text, mask, text, mask);
+  EXPECT_TRUE(torch::equal(out.p_u[1], torch::zeros({8})));
+  EXPECT_TRUE(torch::equal(out.p_u[2], torch::zeros({8})));
+  EXPECT_FALSE(torch::equal(out.p_u[0], torch::zeros({8})));
+  EXPECT_EQ(out.prediction.sizes(), (std::vector<int64_t>{3}));
+}
+
+TEST(LoidModel, LossesReachEmbeddingsAttentionAndPredictor) {
+  torch::manual_seed(5);
+  auto o = small();
+  o.embed_size = 4;  // with a text projection
+  LoidModel m(o);
+  const auto text = torch::randn({4, 3, 8});
+  const auto mask = torch::ones({4, 3});
+  const auto out = m->forward(torch::tensor({0, 1, 2, 3}, torch::kInt64),
+                              torch::tensor({0, 1, 2, 0}, torch::kInt64), text, mask, text, mask);
+  const auto loss = torch::mse_loss(out.prediction, torch::full({4}, 3.0f)) +
+                    0.2 * triplet_loss(out, 1.0);
+  loss.backward();
+  for (const auto& p : m->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+  EXPECT_THROW(IdTextAttention(6, 4, 0.0), std::exception);
+}
+
+}  // namespace
+}  // namespace loid

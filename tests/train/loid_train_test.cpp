@@ -1,0 +1,223 @@
+// Training on the tiny random BERT: the Re-LoRA / pretrain regressor learns while base weights stay
+// bit-identical; `loid pretrain` writes a loadable plugin; `loid train` writes a complete run
+// directory, is deterministic, resumes to the same result, and labels the paper-leaky protocol.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/fs.h"
+#include "core/progress.h"
+#include "data/synth.h"
+#include "nn/encoder.h"
+#include "nn/lora_inject.h"
+#include "nn/peft.h"
+#include "support/error_of.h"
+#include "support/test_paths.h"
+#include "train/loid_train.h"
+#include "train/pretrain.h"
+#include "train/text_regressor.h"
+
+namespace loid {
+namespace {
+
+using json = nlohmann::json;
+
+std::string tiny() { return testing::golden("bert/tiny"); }
+
+// A two-domain synthetic corpus, written once per process.
+const std::vector<std::string>& corpus() {
+  static const std::vector<std::string> paths = [] {
+    Progress::set_quiet(true);
+    SynthOptions so;
+    so.domains = 2;
+    so.users = 40;
+    so.items = 20;
+    so.seed = 3;
+    so.progress = false;
+    so.out = testing::temp_dir("loid_train_corpus") + "/synth.json";
+    return write_synth_corpus(so);
+  }();
+  return paths;
+}
+
+TEST(TextRegressor, LearnsRatingsFromWordsAndKeepsBaseWeights) {
+  torch::manual_seed(1);
+  auto enc = load_encoder(tiny());
+  LoraConfig lc;
+  lc.r = 4;
+  lc.alpha = 8;
+  lc.dropout = 0.0;
+  inject_lora(*enc, lc);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : enc->module().named_parameters())
+    if (p.key().find("lora_") == std::string::npos) before[p.key()] = p.value().clone();
+  std::vector<std::string> texts;
+  std::vector<float> ratings;
+  const char* good[] = {"great sound , love it", "very good quality", "nice tone , great price"};
+  const char* bad[] = {"bad cable , noise", "cheap and bad", "not good , too loud noise"};
+  for (int i = 0; i < 48; ++i) {
+    texts.push_back(i % 2 ? good[i % 3] : bad[i % 3]);
+    ratings.push_back(i % 2 ? 5.0f : 1.0f);
+  }
+  RatingHead head(enc->width(), 16, 0.0, 3.0f);
+  TextRegressorOptions o;
+  o.epochs = 8;
+  o.patience = 8;
+  o.batch_size = 8;
+  o.learning_rate = 1e-2;
+  o.progress = false;
+  const auto r = train_text_regressor(*enc, head, texts, ratings, texts, ratings, o);
+  EXPECT_GT(r.best_epoch, 0);
+  EXPECT_LT(r.best_validation_mse, 0.25 * r.initial_validation_mse);
+  for (const auto& p : enc->module().named_parameters()) {
+    if (p.key().find("lora_") != std::string::npos) continue;
+    EXPECT_TRUE(torch::equal(p.value(), before.at(p.key()))) << p.key();
+  }
+  // The restored state is the best epoch's: predicting again gives the best validation MSE.
+  const auto pred = predict_ratings(*enc, head, texts);
+  double mse = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) mse += (pred[i] - ratings[i]) * (pred[i] - ratings[i]);
+  EXPECT_NEAR(mse / pred.size(), r.best_validation_mse, 1e-5);
+}
+
+PretrainOptions tiny_pretrain(const std::string& out) {
+  PretrainOptions o;
+  o.data = {corpus()[0]};
+  o.encoder_dir = tiny();
+  o.out = out;
+  o.lora.r = 4;
+  o.lora.alpha = 8;
+  o.train.epochs = 1;
+  o.train.max_steps = 4;
+  o.train.batch_size = 16;
+  o.train.progress = false;
+  o.head_hidden = 16;
+  o.threads = 1;
+  return o;
+}
+
+TEST(Pretrain, WritesAPluginWithHeadAndProvenance) {
+  const std::string out = testing::temp_dir("pretrain_plugin");
+  const PretrainResult r = run_pretrain(tiny_pretrain(out));
+  EXPECT_GT(r.test.n, 0);
+  auto enc = load_encoder(tiny());
+  const BaseShapes shapes = base_shapes(enc->module());
+  const PeftAdapter a = load_peft(out, &shapes, "tiny");
+  EXPECT_EQ(a.config.r, 4);
+  EXPECT_EQ(a.modules.size(), 12u);  // 2 layers x 6 default targets
+  EXPECT_EQ(a.modules_to_save, std::vector<std::string>{"rating_head"});
+  EXPECT_TRUE(a.saved.count("rating_head.fc1.weight"));
+  EXPECT_EQ(a.metadata.at("kind"), "source_plugin");
+  EXPECT_EQ(a.metadata.at("domains").at(0).at("file"), corpus()[0]);
+  EXPECT_TRUE(a.metadata.at("metrics").at("test").contains("f1"));
+  // Refuses to overwrite.
+  EXPECT_NE(testing::error_of<UsageError>([&] { run_pretrain(tiny_pretrain(out)); }).find("--force"),
+            std::string::npos);
+}
+
+LoidTrainOptions tiny_train(const std::string& out) {
+  LoidTrainOptions o;
+  o.data = corpus()[1];
+  o.encoder_dir = tiny();
+  o.out = out;
+  o.lora.r = 4;
+  o.lora.alpha = 8;
+  o.relora.epochs = 1;
+  o.relora.max_steps = 3;
+  o.relora.batch_size = 16;
+  o.head_hidden = 16;
+  o.k = 3;
+  o.heads = 2;
+  o.hidden = 16;
+  o.epochs = 4;
+  o.patience = 4;
+  o.batch_size = 32;
+  o.threads = 1;
+  o.progress = false;
+  return o;
+}
+
+json read_json(const std::string& p) { return json::parse(read_file(p)); }
+
+TEST(LoidTrain, WritesACompleteRunDirectory) {
+  const std::string plugin = testing::temp_dir("train_plugin");
+  run_pretrain(tiny_pretrain(plugin));
+  const std::string out = testing::temp_dir("train_run");
+  auto o = tiny_train(out);
+  o.plugins.dirs = {plugin};
+  const LoidTrainResult r = run_loid_train(o);
+  for (const char* f : {kRunConfig, kRunMetrics, kRunModel, kRunVectors, kRunLog, kRunReport,
+                        kRunCurve, "adapters/target/adapter_model.safetensors"})
+    EXPECT_TRUE(std::filesystem::exists(out + "/" + f)) << f;
+  const json m = read_json(out + "/" + kRunMetrics);
+  EXPECT_EQ(m, r.metrics);
+  for (const char* k : {"mse", "rmse", "mae", "precision", "recall", "f1"})
+    EXPECT_TRUE(m["test"].contains(k)) << k;
+  EXPECT_EQ(m["cold_start"].size(), 4u);
+  EXPECT_EQ(m["protocol"], "leak-free");
+  EXPECT_FALSE(m["leaky"].get<bool>());
+  EXPECT_EQ(m["curve"].size(), 4u);
+  const json c = read_json(out + "/" + kRunConfig);
+  EXPECT_EQ(c["settings"]["plugins"]["dirs"][0], plugin);
+  EXPECT_TRUE(c.contains("git"));
+  EXPECT_EQ(read_file(out + "/" + kRunReport).find("LEAKY"), std::string::npos);
+  // A second run into the same directory needs --resume or --force.
+  EXPECT_NE(testing::error_of<UsageError>([&] { run_loid_train(o); }).find("--resume"),
+            std::string::npos);
+}
+
+TEST(LoidTrain, SameSeedSameMetricsAndResumeReachesTheSameResult) {
+  auto a = tiny_train(testing::temp_dir("train_det_a"));
+  const json ma = run_loid_train(a).metrics;
+  auto b = tiny_train(testing::temp_dir("train_det_b"));
+  const json mb = run_loid_train(b).metrics;
+  EXPECT_NEAR(ma["test"]["mse"].get<double>(), mb["test"]["mse"].get<double>(), 1e-6);
+  EXPECT_NEAR(ma["validation"]["mse"].get<double>(), mb["validation"]["mse"].get<double>(), 1e-6);
+
+  // Interrupted after 2 of 4 LoID epochs, then resumed.
+  auto c = tiny_train(testing::temp_dir("train_det_c"));
+  c.stop_after_epochs = 2;
+  EXPECT_TRUE(run_loid_train(c).interrupted);
+  EXPECT_FALSE(std::filesystem::exists(c.out + "/" + kRunMetrics));
+  c.stop_after_epochs = 0;
+  c.resume = true;
+  const json mc = run_loid_train(c).metrics;
+  EXPECT_NEAR(ma["test"]["mse"].get<double>(), mc["test"]["mse"].get<double>(), 1e-6);
+  EXPECT_EQ(ma["best_epoch"], mc["best_epoch"]);
+  // Resuming with other settings is refused.
+  c.lambda = 0.5;
+  EXPECT_NE(testing::error_of<UsageError>([&] { run_loid_train(c); }).find("other settings"),
+            std::string::npos);
+}
+
+TEST(LoidTrain, PaperLeakyProtocolIsLabelledEverywhere) {
+  auto o = tiny_train(testing::temp_dir("train_leaky"));
+  o.protocol = Protocol::kPaperLeaky;
+  o.relora.epochs = 0;
+  o.epochs = 1;
+  const json m = run_loid_train(o).metrics;
+  EXPECT_TRUE(m["leaky"].get<bool>());
+  EXPECT_NE(m["warning"].get<std::string>().find("LEAKY"), std::string::npos);
+  EXPECT_NE(read_file(o.out + "/" + kRunReport).find("LEAKY"), std::string::npos);
+  EXPECT_NE(read_file(o.out + "/" + kRunLog).find("LEAKY"), std::string::npos);
+  EXPECT_NE(read_file(o.out + "/" + kRunConfig).find("LEAKY"), std::string::npos);
+}
+
+TEST(LoidTrain, EndToEndModeTrainsTheTargetAdapter) {
+  auto o = tiny_train(testing::temp_dir("train_e2e"));
+  o.encoder_mode = "end-to-end";
+  o.relora.epochs = 0;
+  o.epochs = 1;
+  o.e2e_learning_rate = 1e-2;
+  const json m = run_loid_train(o).metrics;
+  EXPECT_GT(m["test"]["n"].get<int>(), 0);
+  const PeftAdapter a = load_peft(o.out + "/" + kRunTargetAdapter);
+  double b_norm = 0;
+  for (const auto& [path, ab] : a.modules) b_norm += ab[1].abs().sum().item<double>();
+  EXPECT_GT(b_norm, 0.0);  // B starts at zero: only training moves it
+}
+
+}  // namespace
+}  // namespace loid
