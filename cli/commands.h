@@ -20,5 +20,8 @@ void add_encode(CLI::App& app);       // loid encode
 void add_models(CLI::App& app);       // loid models (list, install)
 void add_pretrain(CLI::App& app);     // loid pretrain
 void add_train(CLI::App& app);        // loid train
+void add_eval(CLI::App& app);         // loid eval
+void add_predict(CLI::App& app);      // loid predict
+void add_recommend(CLI::App& app);    // loid recommend
 
 }  // namespace loid::cli

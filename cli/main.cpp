@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   loid::cli::add_models(app);
   loid::cli::add_pretrain(app);
   loid::cli::add_train(app);
+  loid::cli::add_eval(app);
+  loid::cli::add_predict(app);
+  loid::cli::add_recommend(app);
 
   try {
     app.parse(argc, argv);

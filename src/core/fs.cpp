@@ -1,5 +1,9 @@
 #include "core/fs.h"
 
+#include <zlib.h>
+
+#include <vector>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -67,6 +71,24 @@ void AtomicOutput::commit() {
                                    std::strerror(errno));
   }
   committed_ = true;
+}
+
+FileFingerprint file_fingerprint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, 0, "cannot open file");
+  FileFingerprint f;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = in.gcount();
+    if (got <= 0) break;
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(got));
+    f.bytes += static_cast<std::uint64_t>(got);
+  }
+  if (in.bad()) throw InputError(path, 0, "read error");
+  f.crc32 = static_cast<std::uint32_t>(crc);
+  return f;
 }
 
 }  // namespace loid

@@ -2,6 +2,7 @@
 // that a crash never leaves a half-written output behind.
 #pragma once
 
+#include <cstdint>
 #include <fstream>
 #include <string>
 
@@ -17,6 +18,13 @@ void write_file_atomic(const std::string& path, const std::string& content);
 void make_dirs(const std::string& path);
 
 bool file_exists(const std::string& path);
+
+// Size and CRC-32 of a file's bytes, to tell later whether it changed (InputError if unreadable).
+struct FileFingerprint {
+  std::uint64_t bytes = 0;
+  std::uint32_t crc32 = 0;
+};
+FileFingerprint file_fingerprint(const std::string& path);
 
 // An output stream that only replaces `path` when commit() is called; otherwise the temporary
 // file is removed on destruction.

@@ -37,7 +37,7 @@ std::vector<float> predict_rows(LoidModel& model, const ContextSampler& sampler,
                                 const std::vector<std::int64_t>& users,
                                 const std::vector<std::int64_t>& items,
                                 const torch::Tensor& vectors, std::uint64_t context_seed,
-                                std::int64_t batch_size) {
+                                std::int64_t batch_size, bool clamp) {
   torch::NoGradGuard no_grad;
   const bool training = model->is_training();
   model->eval();
@@ -48,10 +48,11 @@ std::vector<float> predict_rows(LoidModel& model, const ContextSampler& sampler,
     std::vector<std::int64_t> u(users.begin() + s, users.begin() + e);
     std::vector<std::int64_t> i(items.begin() + s, items.begin() + e);
     const LoidInputs in = make_inputs(u, i, sampler.evaluation(u, i, context_seed), vectors);
-    const auto pred =
+    auto pred =
         model->forward(in.users, in.items, in.user_text, in.user_mask, in.item_text, in.item_mask)
-            .prediction.clamp(1.0, 5.0)
-            .contiguous();
+            .prediction;
+    if (clamp) pred = pred.clamp(1.0, 5.0);
+    pred = pred.contiguous();
     out.insert(out.end(), pred.data_ptr<float>(), pred.data_ptr<float>() + pred.numel());
   }
   model->train(training);

@@ -24,12 +24,12 @@ LoidInputs make_inputs(const std::vector<std::int64_t>& users,
                        const std::vector<std::int64_t>& items, const ContextBatch& contexts,
                        const torch::Tensor& vectors);
 
-// Clamped predictions for rows (users[r], items[r]) with the sampler's evaluation contexts (fixed
+// Predictions (clamped to [1, 5] unless `clamp` is false) for rows (users[r], items[r]) with the sampler's evaluation contexts (fixed
 // by `context_seed`), in batches; eval mode and no gradients for the duration.
 std::vector<float> predict_rows(LoidModel& model, const ContextSampler& sampler,
                                 const std::vector<std::int64_t>& users,
                                 const std::vector<std::int64_t>& items,
                                 const torch::Tensor& vectors, std::uint64_t context_seed,
-                                std::int64_t batch_size = 256);
+                                std::int64_t batch_size = 256, bool clamp = true);
 
 }  // namespace loid

@@ -294,6 +294,10 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
                {"git", git_version()},
                {"threads_used", threads},
                {"settings", config}};
+  {
+    const FileFingerprint fp = file_fingerprint(o.data);
+    full["data_fingerprint"] = {{"bytes", fp.bytes}, {"crc32", fp.crc32}};
+  }
   if (leaky) full["warning"] = "LEAKY: paper-leaky protocol, test reviews are visible to the model";
   write_json(config_path, full);
   RunLog log(o.out + "/" + kRunLog);

@@ -1,0 +1,239 @@
+// Loading a finished run for inference (see run.h).
+#include "train/run.h"
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "data/reader.h"
+#include "eval/metrics.h"
+#include "nn/encode.h"
+#include "nn/peft.h"
+#include "nn/tensor_io.h"
+#include "train/loid_batch.h"
+#include "train/loid_train.h"
+#include "train/pretrain.h"
+#include "train/setup.h"
+
+namespace loid {
+
+using json = nlohmann::json;
+
+namespace {
+
+json load_json(const std::string& path) {
+  if (!file_exists(path))
+    throw InputError(path, 0, "missing; is this a finished `loid train` run directory?");
+  try {
+    return json::parse(read_file(path));
+  } catch (const json::exception& e) {
+    throw InputError(path, 0, std::string("not valid JSON: ") + e.what());
+  }
+}
+
+}  // namespace
+
+LoadedRun::~LoadedRun() = default;
+
+LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
+  config_ = load_json(dir_ + "/" + kRunConfig);
+  metrics_ = load_json(dir_ + "/" + kRunMetrics);
+  const json& s = config_.at("settings");
+  const std::string data = s.at("data");
+  if (config_.contains("data_fingerprint")) {
+    const FileFingerprint fp = file_fingerprint(data);
+    if (fp.bytes != config_["data_fingerprint"]["bytes"].get<std::uint64_t>() ||
+        fp.crc32 != config_["data_fingerprint"]["crc32"].get<std::uint32_t>())
+      throw InputError(data, 0,
+                       "changed since the run " + dir_ +
+                           " was trained; ids, splits and histories would not match");
+  }
+  SplitOptions so;
+  so.seed = s["split"]["seed"].get<std::uint64_t>();
+  so.train = s["split"]["ratios"][0];
+  so.validation = s["split"]["ratios"][1];
+  so.test = s["split"]["ratios"][2];
+  const DomainData d = load_domain(data, so);
+  dataset_ = d.dataset;
+  split_ = d.split;
+  index_ = std::make_unique<HistoryIndex>(dataset_, split_);
+  protocol_ = protocol_from_name(s.at("protocol"));
+  histories_ = protocol_ == Protocol::kPaperLeaky ? leaky_histories(dataset_)
+                                                   : train_histories(*index_);
+  sampler_ = std::make_unique<ContextSampler>(histories_, s["model"]["k"].get<std::size_t>(),
+                                              protocol_);
+  context_seed_ = so.seed;
+
+  const std::string vpath = dir_ + "/" + kRunVectors;
+  auto st = load_tensors(vpath);
+  if (!st.count("vectors") || !st.count("review_ids"))
+    throw InputError(vpath, 0, "needs tensors 'vectors' and 'review_ids'");
+  vectors_ = torch::zeros({dataset_.num_reviews(), st["vectors"].size(1)}, torch::kFloat32);
+  if (st["review_ids"].numel() > 0 &&
+      (st["review_ids"].max().item<std::int64_t>() >= dataset_.num_reviews() ||
+       st["review_ids"].min().item<std::int64_t>() < 0))
+    throw InputError(vpath, 0, "review ids out of range for " + data);
+  vectors_.index_copy_(0, st["review_ids"], st["vectors"]);
+
+  LoidModelOptions mo;
+  mo.num_users = dataset_.num_users();
+  mo.num_items = dataset_.num_items();
+  mo.text_width = vectors_.size(1);
+  mo.embed_size = s["model"]["embed_size"];
+  mo.heads = s["model"]["heads"];
+  mo.hidden = s["model"]["hidden"];
+  mo.dropout = s["model"]["dropout"];
+  mo.id_biases = s["model"].value("id_biases", false);
+  model_ = LoidModel(mo);
+  const std::string mpath = dir_ + "/" + kRunModel;
+  const auto state = load_tensors(mpath);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model_->named_parameters()) {
+    auto it = state.find(p.key());
+    if (it == state.end()) throw InputError(mpath, 0, "missing tensor '" + p.key() + "'");
+    if (it->second.sizes() != p.value().sizes())
+      throw InputError(mpath, 0, "tensor '" + p.key() + "' has the wrong shape");
+    p.value().copy_(it->second);
+  }
+  for (auto& b : model_->named_buffers()) {
+    auto it = state.find(b.key());
+    if (it == state.end()) throw InputError(mpath, 0, "missing tensor '" + b.key() + "'");
+    b.value().copy_(it->second);
+  }
+  model_->eval();
+}
+
+std::vector<float> LoadedRun::predict(const std::vector<std::int64_t>& users,
+                                      const std::vector<std::int64_t>& items) const {
+  return predict_rows(model_, *sampler_, users, items, vectors_, context_seed_);
+}
+
+std::vector<std::pair<std::int64_t, float>> LoadedRun::recommend(std::int64_t user,
+                                                                 std::size_t top,
+                                                                 bool exclude_rated) const {
+  if (user < 0 || user >= dataset_.num_users())
+    throw UsageError("recommend: user id " + std::to_string(user) + " is not known to the run");
+  std::vector<std::uint8_t> rated(static_cast<std::size_t>(dataset_.num_items()), 0);
+  if (exclude_rated)
+    for (std::int64_t r : index_->user_history(user)) rated[dataset_.item_of(r)] = 1;
+  std::vector<std::int64_t> items;
+  for (std::int64_t i = 0; i < dataset_.num_items(); ++i)
+    if (!rated[static_cast<std::size_t>(i)]) items.push_back(i);
+  const std::vector<std::int64_t> users(items.size(), user);
+  // Ranked on the unclamped score (clamping would tie every item above 5); reported clamped.
+  const auto scores =
+      predict_rows(model_, *sampler_, users, items, vectors_, context_seed_, 256, false);
+  std::vector<std::size_t> order(items.size());
+  std::iota(order.begin(), order.end(), 0);
+  // Best first; equal scores by item id, so the ranking is deterministic.
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  std::vector<std::pair<std::int64_t, float>> out;
+  for (std::size_t j = 0; j < order.size() && j < top; ++j)
+    out.emplace_back(items[order[j]], std::min(5.0f, std::max(1.0f, scores[order[j]])));
+  return out;
+}
+
+Encoder& LoadedRun::encoder() {
+  if (encoder_) return *encoder_;
+  const json& s = config_.at("settings");
+  PluginOptions p;
+  p.dirs = s["plugins"]["dirs"].get<std::vector<std::string>>();
+  p.merge = s["plugins"]["merge"];
+  p.weights = s["plugins"]["weights"].get<std::vector<double>>();
+  p.density = s["plugins"]["density"];
+  p.seed = s["split"]["seed"];
+  auto enc = load_encoder_with_plugins(resolve_encoder_dir(s.at("encoder")), p);
+  const std::string target = dir_ + "/" + kRunTargetAdapter;
+  if (file_exists(target + "/" + kAdapterConfigFile)) {
+    const BaseShapes shapes = base_shapes(enc->module());
+    attach_source(enc->module(), load_peft(target, &shapes), "target", 1.0, target);
+  }
+  enc->module().eval();
+  encoder_ = std::move(enc);
+  return *encoder_;
+}
+
+std::int64_t LoadedRun::max_text_length() const {
+  return const_cast<LoadedRun*>(this)->encoder().max_length();
+}
+
+std::vector<float> LoadedRun::predict_for_texts(const std::vector<std::string>& user_texts,
+                                                const std::vector<std::int64_t>& items) {
+  if (user_texts.empty()) throw UsageError("predict: give at least one review text of the user");
+  std::vector<std::string> texts(
+      user_texts.begin(),
+      user_texts.begin() + static_cast<std::ptrdiff_t>(std::min(user_texts.size(), k())));
+  EncodeOptions eo;
+  eo.progress = false;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor v = encode_texts(encoder(), texts, eo);  // (n, D)
+  const auto k_ = static_cast<std::int64_t>(k());
+  torch::Tensor user_text = torch::zeros({1, k_, v.size(1)});
+  torch::Tensor user_mask = torch::zeros({1, k_});
+  user_text.index_put_({0, torch::indexing::Slice(0, v.size(0))}, v);
+  user_mask.index_put_({0, torch::indexing::Slice(0, v.size(0))}, 1.0);
+  std::vector<float> out;
+  for (std::int64_t item : items) {
+    const ContextBatch cb = sampler_->evaluation({-1}, {item}, context_seed_);
+    const LoidInputs in = make_inputs({-1}, {item}, cb, vectors_);
+    const auto pred = model_->forward(in.users, in.items, user_text, user_mask, in.item_text,
+                                      in.item_mask)
+                          .prediction.clamp(1.0, 5.0);
+    out.push_back(pred.item<float>());
+  }
+  return out;
+}
+
+json LoadedRun::evaluate_test() const {
+  std::vector<std::int64_t> u, i;
+  std::vector<float> y;
+  for (std::int64_t r : split_.test) {
+    u.push_back(dataset_.user_of(r));
+    i.push_back(dataset_.item_of(r));
+    y.push_back(dataset_.review(r).rating);
+  }
+  const auto p = predict(u, i);
+  const RatingMetrics m = rating_metrics(p, y);
+  const ClassMetrics c = rounded_class_metrics(p, y);
+  return metrics_json(m, &c);
+}
+
+json LoadedRun::evaluate_file(const std::string& path) const {
+  const ReviewFile f = read_reviews(path);
+  std::vector<std::int64_t> u, i;
+  std::vector<float> y;
+  std::vector<std::uint8_t> known;
+  std::int64_t overlap = 0;
+  std::set<std::pair<std::int64_t, std::int64_t>> train_pairs;
+  for (std::int64_t r : split_.train) train_pairs.emplace(dataset_.user_of(r), dataset_.item_of(r));
+  for (const Review& r : f.reviews) {
+    const std::int64_t uu = dataset_.find_user(r.user), ii = dataset_.find_item(r.item);
+    u.push_back(uu);
+    i.push_back(ii);
+    y.push_back(r.rating);
+    known.push_back(uu >= 0 && ii >= 0);
+    if (uu >= 0 && ii >= 0 && train_pairs.count({uu, ii})) ++overlap;
+  }
+  const auto p = predict(u, i);
+  auto subset = [&](bool want) {
+    std::vector<float> pp, yy;
+    for (std::size_t j = 0; j < p.size(); ++j)
+      if (static_cast<bool>(known[j]) == want) {
+        pp.push_back(p[j]);
+        yy.push_back(y[j]);
+      }
+    return metrics_json(rating_metrics(pp, yy));
+  };
+  const RatingMetrics m = rating_metrics(p, y);
+  const ClassMetrics c = rounded_class_metrics(p, y);
+  return {{"file", path},
+          {"all", metrics_json(m, &c)},
+          {"known_user_and_item", subset(true)},
+          {"unknown_user_or_item", subset(false)},
+          {"pairs_in_training_split", overlap}};
+}
+
+}  // namespace loid

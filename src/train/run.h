@@ -1,0 +1,79 @@
+// A finished training run loaded for inference: `loid eval`, `loid predict`, `loid recommend` and
+// the HTTP service. The run's data file is re-read and re-split with the run's seed (its fingerprint
+// must match), histories and evaluation contexts are rebuilt exactly as in training, and the saved
+// review vectors and model weights are loaded; no encoder is needed for known users and items.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/context.h"
+#include "data/dataset.h"
+#include "data/history.h"
+#include "data/split.h"
+#include "nn/encoder.h"
+#include "rec/loid_model.h"
+
+namespace loid {
+
+class LoadedRun {
+ public:
+  // Throws InputError naming the file when the run is incomplete, the data file changed, or a
+  // tensor is missing.
+  explicit LoadedRun(const std::string& run_dir);
+  ~LoadedRun();
+
+  const std::string& dir() const { return dir_; }
+  const nlohmann::json& config() const { return config_; }
+  const nlohmann::json& metrics() const { return metrics_; }
+  const Dataset& dataset() const { return dataset_; }
+  const Split& split() const { return split_; }
+  bool leaky() const { return protocol_ == Protocol::kPaperLeaky; }
+
+  // Clamped predictions for dense (user, item) ids; -1 (unknown) takes the model's cold path.
+  std::vector<float> predict(const std::vector<std::int64_t>& users,
+                             const std::vector<std::int64_t>& items) const;
+
+  // Items ranked by predicted rating for a known user; exclude_rated leaves out the items the user
+  // rated in the run's training split. Returns (item id, score), best first, at most `top`.
+  std::vector<std::pair<std::int64_t, float>> recommend(std::int64_t user, std::size_t top,
+                                                        bool exclude_rated) const;
+
+  // A user the model has no ID for, described by review texts (first k used): the texts are
+  // encoded with the run's encoder, plugins and target adapter (loaded on first use).
+  std::vector<float> predict_for_texts(const std::vector<std::string>& user_texts,
+                                       const std::vector<std::int64_t>& items);
+
+  // Test-split metrics recomputed from the saved model (equal to metrics.json["test"]).
+  nlohmann::json evaluate_test() const;
+  // Metrics on every review of another file, users and items matched by name (unknown ones take
+  // the cold path), with known/unknown subsets; `overlap` counts reviews whose (user, item) pair is
+  // in the run's training split.
+  nlohmann::json evaluate_file(const std::string& path) const;
+
+  std::size_t k() const { return sampler_->k(); }
+  std::int64_t max_text_length() const;  // the encoder's token limit (loads it)
+
+ private:
+  Encoder& encoder();
+  std::string dir_;
+  nlohmann::json config_, metrics_;
+  Dataset dataset_;
+  Split split_;
+  std::unique_ptr<HistoryIndex> index_;
+  Histories histories_;
+  Protocol protocol_ = Protocol::kLeakFree;
+  std::unique_ptr<ContextSampler> sampler_;
+  torch::Tensor vectors_;  // (R, D)
+  mutable LoidModel model_{nullptr};
+  std::uint64_t context_seed_ = 1;
+  std::unique_ptr<Encoder> encoder_;  // loaded lazily for predict_for_texts
+};
+
+}  // namespace loid

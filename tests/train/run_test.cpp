@@ -1,0 +1,106 @@
+// A finished run loaded for inference: the saved model reproduces the run's test metrics, predicts
+// for unknown ids and for a user given only by review texts, ranks unrated items, and refuses a data
+// file that changed since training.
+#include "train/run.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/fs.h"
+#include "core/progress.h"
+#include "data/synth.h"
+#include "support/error_of.h"
+#include "support/test_paths.h"
+#include "train/loid_train.h"
+
+namespace loid {
+namespace {
+
+// One tiny run (random tiny BERT), trained once per process.
+const std::string& tiny_run() {
+  static const std::string dir = [] {
+    Progress::set_quiet(true);
+    SynthOptions so;
+    so.users = 30;
+    so.items = 15;
+    so.seed = 5;
+    so.progress = false;
+    so.out = testing::temp_dir("run_test_corpus") + "/synth.json";
+    write_synth_corpus(so);
+    LoidTrainOptions o;
+    o.data = so.out;
+    o.encoder_dir = testing::golden("bert/tiny");
+    o.out = testing::temp_dir("run_test_run");
+    o.lora.r = 4;
+    o.lora.alpha = 8;
+    o.relora.epochs = 1;
+    o.relora.max_steps = 2;
+    o.head_hidden = 8;
+    o.k = 3;
+    o.heads = 2;
+    o.hidden = 8;
+    o.epochs = 2;
+    o.threads = 1;
+    o.progress = false;
+    run_loid_train(o);
+    return o.out;
+  }();
+  return dir;
+}
+
+TEST(Run, SavedModelReproducesTestMetrics) {
+  const LoadedRun r(tiny_run());
+  const auto m = r.evaluate_test();
+  EXPECT_EQ(m["n"], r.metrics()["test"]["n"]);
+  EXPECT_NEAR(m["mse"].get<double>(), r.metrics()["test"]["mse"].get<double>(), 1e-6);
+  EXPECT_FALSE(r.leaky());
+}
+
+TEST(Run, PredictsKnownAndUnknownIdsWithinRange) {
+  LoadedRun r(tiny_run());
+  const auto p = r.predict({0, -1, 0}, {0, 0, -1});
+  ASSERT_EQ(p.size(), 3u);
+  for (float x : p) {
+    EXPECT_GE(x, 1.0f);
+    EXPECT_LE(x, 5.0f);
+  }
+  const auto t = r.predict_for_texts({"great sound", "love it"}, {0, 1});
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_GE(t[0], 1.0f);
+  EXPECT_NE(testing::error_of<UsageError>([&] { r.predict_for_texts({}, {0}); }).find("review"),
+            std::string::npos);
+}
+
+TEST(Run, RecommendsUnratedItemsBestFirst) {
+  const LoadedRun r(tiny_run());
+  const auto recs = r.recommend(0, 1000, true);
+  std::set<std::int64_t> rated;
+  for (std::int64_t id : r.split().train)
+    if (r.dataset().user_of(id) == 0) rated.insert(r.dataset().item_of(id));
+  EXPECT_EQ(recs.size(), static_cast<std::size_t>(r.dataset().num_items()) - rated.size());
+  for (std::size_t j = 0; j < recs.size(); ++j) {
+    EXPECT_EQ(rated.count(recs[j].first), 0u);
+    if (j > 0) EXPECT_GE(recs[j - 1].second, recs[j].second);
+  }
+  EXPECT_EQ(r.recommend(0, 3, false).size(), 3u);
+  EXPECT_THROW(r.recommend(-1, 3, true), UsageError);
+}
+
+TEST(Run, ChangedDataFileIsRefused) {
+  const std::string copy = testing::temp_dir("run_test_changed") + "/run";
+  std::filesystem::copy(tiny_run(), copy, std::filesystem::copy_options::recursive);
+  auto config = nlohmann::json::parse(read_file(copy + "/config.json"));
+  config["data_fingerprint"]["crc32"] = config["data_fingerprint"]["crc32"].get<std::uint32_t>() ^ 1u;
+  write_file_atomic(copy + "/config.json", config.dump());
+  EXPECT_NE(testing::error_of<InputError>([&] { LoadedRun r(copy); }).find("changed"),
+            std::string::npos);
+  std::filesystem::remove(copy + "/metrics.json");
+  EXPECT_NE(testing::error_of<InputError>([&] { LoadedRun r(copy); }).find("finished"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace loid
