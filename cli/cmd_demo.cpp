@@ -9,9 +9,11 @@ namespace loid::cli {
 void add_demo(CLI::App& app) {
   auto opts = std::make_shared<DemoOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "demo", "End-to-end run on a synthetic two-domain corpus (or --data/--source files)");
+      "demo",
+      "End-to-end run: synthetic two-domain corpus (or --data/--source files) -> leak-free split "
+      "-> baselines -> source plugin -> LoID with and without it -> one table");
   cmd->add_option("--data", opts->data, "Target-domain reviews file (default: synthesise)");
-  cmd->add_option("--source", opts->sources, "Source-domain reviews file(s)");
+  cmd->add_option("--source", opts->sources, "Source-domain reviews file(s) for the plugin");
   cmd->add_option("--out", opts->out, "Working directory")->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Split (and corpus) seed")->capture_default_str();
   cmd->add_option("--users", opts->synth_users, "Users per synthetic domain")
@@ -20,6 +22,25 @@ void add_demo(CLI::App& app) {
   cmd->add_option("--items", opts->synth_items, "Items per synthetic domain")
       ->capture_default_str()
       ->check(CLI::Range(5, 1000000));
+  cmd->add_option("--encoder", opts->encoder_dir,
+                  "Encoder directory; default: the installed USE-Lite (models/use_lite)");
+  cmd->add_option("--pretrain-steps", opts->pretrain_steps,
+                  "Plugin training steps of 32 reviews per epoch (0 = whole epochs)")
+      ->capture_default_str();
+  cmd->add_option("--pretrain-epochs", opts->pretrain_epochs, "Plugin epochs")
+      ->capture_default_str();
+  cmd->add_option("--relora-steps", opts->relora_steps,
+                  "Re-LoRA steps of 32 reviews per epoch (0 = whole epochs)")
+      ->capture_default_str();
+  cmd->add_option("--relora-epochs", opts->relora_epochs, "Re-LoRA epochs (0 skips it)")
+      ->capture_default_str();
+  cmd->add_option("--epochs", opts->loid_epochs, "LoID epochs at most")->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
+  cmd->add_flag_function("--baselines-only", [opts](std::int64_t) { opts->loid = false; },
+                         "Only the data pipeline and the classical baselines (seconds)");
+  cmd->add_flag_function("--no-progress", [opts](std::int64_t) { opts->progress = false; },
+                         "Plain log lines instead of progress bars");
   cmd->callback([opts] { run_demo(*opts, std::cout); });
 }
 

@@ -1,6 +1,6 @@
-// `loid demo`: the end-to-end run on the embedded defaults. Until the recommender exists it runs the
-// data pipeline on a synthetic two-domain corpus (or the user's files) and scores the classical
-// baselines on the seeded split, printing what each stage did.
+// `loid demo`: the end-to-end run. On a synthetic two-domain corpus (or the user's files) it reads
+// and splits the target, proves the histories leak nothing, scores the classical baselines, then
+// pretrains a source plugin and trains LoID on the target with and without it, and prints one table.
 #pragma once
 
 #include <cstdint>
@@ -13,10 +13,23 @@ namespace loid {
 struct DemoOptions {
   std::string data;                  // target reviews file; empty = synthesise a corpus
   std::vector<std::string> sources;  // source-domain files (synthesised with the target when empty)
-  std::string out = "runs/demo";     // working directory for the corpus and split.tsv
+  std::string out = "runs/demo";     // working directory: corpus, split.tsv, plugin, runs
   std::uint64_t seed = 1;            // split seed (and corpus seed when synthesising)
-  std::int64_t synth_users = 400;    // users per synthetic domain
-  std::int64_t synth_items = 150;    // items per synthetic domain
+  std::int64_t synth_users = 300;    // users per synthetic domain
+  std::int64_t synth_items = 120;    // items per synthetic domain
+  bool loid = true;                  // also pretrain a plugin and train LoID (else baselines only)
+  std::string encoder_dir;           // "" = installed default (USE-Lite)
+  std::int64_t pretrain_steps = 40;  // plugin training steps (batch 32); 0 = full epochs
+  int pretrain_epochs = 1;
+  std::int64_t relora_steps = 20;    // Re-LoRA steps per epoch (batch 32); 0 = full epochs
+  int relora_epochs = 1;
+  int loid_epochs = 30;              // LoID epochs at most (early stopping on validation)
+  int threads = 0;                   // 0 = all cores
+  bool progress = true;
+  // Sizes for tests (tiny encoders): 0 = the run defaults.
+  int lora_rank = 0;
+  std::int64_t heads = 0;
+  std::int64_t hidden = 0;
 };
 
 struct DemoResult {
@@ -25,6 +38,10 @@ struct DemoResult {
   double mean_test_mse = 0.0;    // global-mean baseline
   double bias_test_mse = 0.0;    // user + item biases
   double mf_test_mse = 0.0;      // biased MF, size and regularisation chosen on validation
+  double loid_test_mse = 0.0;         // LoID without a plugin (NaN when loid is off)
+  double loid_plugin_test_mse = 0.0;  // LoID with the source plugin
+  double plugin_test_mse = 0.0;       // the plugin's own task on the source (review -> rating)
+  std::string run_dir;                // the LoID-with-plugin run (for eval/predict/serve)
 };
 
 // Runs the demo, writing a human-readable account to `out`. Throws on bad input files.

@@ -1,20 +1,42 @@
-// The demo pipeline end to end on a small synthetic corpus: no leak, and the baselines learn
-// something (the corpus has user and item effects by construction).
+// The demo pipeline end to end on a small synthetic corpus: no leak, the baselines learn something
+// (the corpus has user and item effects by construction), and the LoID stages run into run
+// directories that `loid eval` can load (tiny random BERT here; the real encoder in `loid demo`).
 #include "train/demo.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
+#include "core/progress.h"
 #include "support/test_paths.h"
+#include "train/run.h"
 
 namespace loid {
 namespace {
 
-TEST(Demo, SyntheticPipelineRunsWithoutLeaks) {
+DemoOptions small(const std::string& name) {
+  Progress::set_quiet(true);
   DemoOptions o;
-  o.out = testing::temp_dir("demo_synth");
+  o.out = testing::temp_dir(name);
+  o.synth_users = 60;
+  o.synth_items = 30;
+  o.encoder_dir = testing::golden("bert/tiny");
+  o.pretrain_steps = 3;
+  o.relora_steps = 2;
+  o.loid_epochs = 2;
+  o.threads = 1;
+  o.progress = false;
+  o.lora_rank = 4;
+  o.heads = 2;
+  o.hidden = 16;
+  return o;
+}
+
+TEST(Demo, SyntheticPipelineRunsWithoutLeaks) {
+  DemoOptions o = small("demo_synth");
+  o.loid = false;
   o.synth_users = 120;
   o.synth_items = 60;
   std::ostringstream log;
@@ -22,21 +44,33 @@ TEST(Demo, SyntheticPipelineRunsWithoutLeaks) {
   EXPECT_GT(r.target_reviews, 500);
   EXPECT_EQ(r.leaks_found, 0);
   EXPECT_LT(r.bias_test_mse, r.mean_test_mse);
+  EXPECT_TRUE(std::isnan(r.loid_test_mse));
   EXPECT_TRUE(std::filesystem::exists(o.out + "/split.tsv"));
   EXPECT_NE(log.str().find("biased MF"), std::string::npos);
 }
 
-TEST(Demo, SameSeedSameNumbers) {
-  DemoOptions o;
-  o.synth_users = 60;
-  o.synth_items = 30;
+TEST(Demo, FullTableWithLoidRows) {
+  DemoOptions o = small("demo_full");
   std::ostringstream log;
-  o.out = testing::temp_dir("demo_seed_a");
+  const DemoResult r = run_demo(o, log);
+  EXPECT_EQ(r.leaks_found, 0);
+  EXPECT_GT(r.loid_test_mse, 0.0);
+  EXPECT_GT(r.loid_plugin_test_mse, 0.0);
+  EXPECT_NE(log.str().find("LoID + source plugin"), std::string::npos);
+  const LoadedRun run(r.run_dir);
+  EXPECT_NEAR(run.evaluate_test()["mse"].get<double>(), r.loid_plugin_test_mse, 1e-6);
+  EXPECT_EQ(run.config()["settings"]["plugins"]["dirs"].size(), 1u);
+}
+
+TEST(Demo, SameSeedSameNumbers) {
+  DemoOptions o = small("demo_seed_a");
+  std::ostringstream log;
   const DemoResult a = run_demo(o, log);
   o.out = testing::temp_dir("demo_seed_b");
   const DemoResult b = run_demo(o, log);
   EXPECT_EQ(a.mf_test_mse, b.mf_test_mse);
   EXPECT_EQ(a.mean_test_mse, b.mean_test_mse);
+  EXPECT_NEAR(a.loid_plugin_test_mse, b.loid_plugin_test_mse, 1e-6);
 }
 
 }  // namespace
