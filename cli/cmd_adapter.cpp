@@ -1,5 +1,6 @@
-// `loid adapter info DIR` and `loid adapter merge`: inspect PEFT adapter directories and merge
-// several into one (linear, cat, svd, ties, dare_linear, dare_ties).
+// `loid adapter info DIR`, `loid adapter merge` and `loid adapter fold`: inspect PEFT adapter
+// directories, merge several into one (linear, cat, svd, ties, dare_linear, dare_ties), or fold
+// adapters into an encoder's weights.
 #include <iostream>
 #include <memory>
 #include <string>
@@ -18,7 +19,8 @@ struct InfoFlags {
 }  // namespace
 
 void add_adapter(CLI::App& app) {
-  auto* adapter = app.add_subcommand("adapter", "Inspect and merge PEFT LoRA adapter directories");
+  auto* adapter =
+      app.add_subcommand("adapter", "Inspect, merge and fold PEFT LoRA adapter directories");
   adapter->require_subcommand(1);
 
   auto info_flags = std::make_shared<InfoFlags>();
@@ -55,6 +57,28 @@ void add_adapter(CLI::App& app) {
   merge->add_option("--seed", merge_flags->seed, "dare: seed of the drop masks")
       ->capture_default_str();
   merge->callback([merge_flags] { run_adapter_merge(*merge_flags, std::cout); });
+
+  auto fold_flags = std::make_shared<AdapterFoldOptions>();
+  auto* fold = adapter->add_subcommand(
+      "fold",
+      "Write a plain model directory with adapters folded into the weights (W + sum of scaled "
+      "B A), for inference without LoRA overhead; load it with --encoder like any other");
+  fold->add_option("--encoder", fold_flags->encoder_dir,
+                   "model directory the adapters were made for (BERT or USE-Lite); an adapter's "
+                   "base_model_name_or_path, when set, must end in this directory's name")
+      ->required();
+  fold->add_option("--adapter", fold_flags->adapters,
+                   "PEFT adapter directory; repeat to fold several (their deltas add up)")
+      ->required();
+  fold->add_option("--scale", fold_flags->scales,
+                   "comma-separated factor per --adapter, times its alpha/r (default 1 each)")
+      ->delimiter(',');
+  fold->add_option("--out", fold_flags->out_dir,
+                   "output model directory: config.json and tokenizer files copied, "
+                   "model.safetensors (float32, no LoRA tensors), loid_fold.json provenance")
+      ->required();
+  fold->add_flag("--force", fold_flags->force, "replace --out when it exists and is not empty");
+  fold->callback([fold_flags] { fold_adapters(*fold_flags, std::cout); });
 }
 
 }  // namespace loid::cli

@@ -96,15 +96,22 @@ void LoraLinearImpl::add_target(const std::string& name, const LoraConfig& confi
 
 torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = torch::nn::functional::linear(x, weight, bias);  // (..., out)
-  if (folded_) return y;
+  if (folded_ || (source_names_.empty() && !has_target())) return y;
+  // Each adapter adds scale * (x A^T) B^T into y with one addmm_ on 2-D views: no (..., out)
+  // temporaries for the product, the scaling or the sum (the unmerged-inference cost that counts).
+  if (!y.is_contiguous()) y = y.contiguous();
+  const torch::Tensor x2 = x.reshape({-1, in_features()});  // (N, in)
+  torch::Tensor y2 = y.view({-1, out_features()});          // (N, out), shares y's storage
   for (size_t s = 0; s < source_names_.size(); ++s) {
-    torch::Tensor h = torch::matmul(x, adapter_a(source_names_[s]).t());  // (..., r_s)
-    y = y + torch::matmul(h, adapter_b(source_names_[s]).t()) * source_scales_[s];
+    torch::Tensor h = x2.mm(adapter_a(source_names_[s]).t());                      // (N, r_s)
+    y2.addmm_(h, adapter_b(source_names_[s]).t(), /*beta=*/1, source_scales_[s]);  // (N, out)
   }
   if (has_target()) {
-    torch::Tensor xd = torch::dropout(x, target_config_.dropout, is_training());  // (..., in)
-    torch::Tensor h = torch::matmul(xd, adapter_a(target_name_).t());             // (..., r)
-    y = y + torch::matmul(h, adapter_b(target_name_).t()) * target_config_.scale();
+    // Dropout only while training; in eval mode x is used as it is (no copy).
+    const torch::Tensor xd =
+        is_training() ? torch::dropout(x2, target_config_.dropout, true) : x2;      // (N, in)
+    torch::Tensor h = xd.mm(adapter_a(target_name_).t());                           // (N, r)
+    y2.addmm_(h, adapter_b(target_name_).t(), /*beta=*/1, target_config_.scale());  // (N, out)
   }
   return y;
 }

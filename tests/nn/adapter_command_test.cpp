@@ -1,5 +1,6 @@
-// `adapter info` / `adapter merge` library entry points on small adapters written in the test, plus
-// one end-to-end run of the `loid` binary when it was built.
+// `adapter info` / `merge` / `fold` library entry points on small adapters written in the test
+// (fold on the tiny BERT golden model and the converted USE-Lite), plus end-to-end runs of the
+// `loid` binary when it was built.
 #include "nn/adapter_command.h"
 
 #include <gtest/gtest.h>
@@ -8,12 +9,19 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/progress.h"
+#include "io/safetensors.h"
+#include "nn/encoder.h"
+#include "nn/lora_inject.h"
 #include "nn/merge.h"
 #include "nn/peft.h"
+#include "nn/use_lite.h"
+#include "support/error_of.h"
 #include "support/test_paths.h"
 
 namespace loid {
@@ -267,6 +275,299 @@ TEST(AdapterMergeCli, EndToEnd) {
   const std::string info = "'" + cli + "' adapter info --json '" + a + "' > '" + log + "' 2>&1";
   ASSERT_EQ(std::system(info.c_str()), 0) << read_file(log);
   EXPECT_EQ(json::parse(read_file(log))["r"], 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// adapter fold
+
+const std::vector<std::string> kTexts = {"great little speaker, clear sound",
+                                         "broke after two days. returning it", "ok"};
+
+std::string tiny_bert_dir() {
+  return testing::golden("bert/tiny");
+}
+
+std::string use_lite_dir() {
+  static const std::string dir = [] {
+    std::string d = testing::temp_dir("adapter_cmd_use_lite");
+    convert_use_lite(default_use_lite_npm_dir(), d);
+    return d;
+  }();
+  return dir;
+}
+
+#define REQUIRE_USE_LITE_PACKAGE()                              \
+  if (!file_exists(default_use_lite_npm_dir() + "/model.json")) \
+  GTEST_SKIP() << "USE-Lite npm package absent; run scripts/setup.sh"
+
+// An adapter on every default target of the encoder in `dir`: inject_lora's PEFT init for A, then
+// B filled at random (non-zero, unlike a fresh adapter), written as a PEFT directory.
+std::string random_adapter(const std::string& encoder_dir, const std::string& name, int64_t seed,
+                           const std::string& domain) {
+  auto enc = load_encoder(encoder_dir);
+  torch::manual_seed(seed);
+  LoraConfig config;
+  config.r = 4;
+  config.alpha = 8;
+  inject_lora(*enc, config);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [path, layer] : lora_layers(enc->module()))
+      layer->target_parameters()[1].normal_(0.0, 0.05);  // B
+  }
+  PeftAdapter adapter = extract_target(enc->module());
+  adapter.base_model = std::filesystem::path(encoder_dir).filename().string();
+  adapter.metadata = {{"source_domain", domain}, {"dataset", "synthetic"}};
+  const std::string dir = testing::temp_dir("adapter_cmd_fold_" + name);
+  save_peft(dir, adapter);
+  return dir;
+}
+
+// Default-pooling vectors and last-layer token states (padding rows zeroed) of kTexts.
+struct Outputs {
+  torch::Tensor vectors;  // (B, D)
+  torch::Tensor states;   // (B, T, H)
+};
+
+Outputs outputs(Encoder& enc) {
+  torch::NoGradGuard no_grad;
+  enc.module().eval();
+  const auto batch = enc.tokenize(kTexts);
+  const auto out = enc.forward(batch);
+  const auto mask = batch.attention_mask.unsqueeze(-1).to(torch::kFloat32);  // (B, T, 1)
+  return {out.vectors.clone(), (out.token_states * mask).clone()};
+}
+
+// Largest difference of the vectors, and of the token states relative to their largest magnitude
+// (USE-Lite's states are not normalised and reach tens, where float32 rounding alone is ~1e-5).
+double max_diff(const Outputs& a, const Outputs& b) {
+  const double scale = std::max(1.0, b.states.abs().max().item<double>());
+  return std::max(max_diff(a.vectors, b.vectors), max_diff(a.states, b.states) / scale);
+}
+
+// The encoder in `dir` with `adapters` attached as sources with `scales`, unfolded.
+Outputs attached_outputs(const std::string& dir, const std::vector<std::string>& adapters,
+                         const std::vector<double>& scales) {
+  auto enc = load_encoder(dir);
+  for (size_t i = 0; i < adapters.size(); ++i)
+    attach_source(enc->module(), load_peft(adapters[i]), "s" + std::to_string(i), scales[i]);
+  return outputs(*enc);
+}
+
+std::set<std::string> files_in(const std::string& dir) {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    out.insert(e.path().filename().string());
+  return out;
+}
+
+class AdapterFold : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { Progress::set_quiet(true); }
+};
+
+TEST_F(AdapterFold, TinyBertFoldedEqualsAttachedAdapters) {
+  const std::string a = random_adapter(tiny_bert_dir(), "bert_a", 21, "Books");
+  const std::string b = random_adapter(tiny_bert_dir(), "bert_b", 22, "Movies");
+  AdapterFoldOptions o;
+  o.encoder_dir = tiny_bert_dir();
+  o.adapters = {a, b};
+  o.scales = {0.5, 2.0};
+  o.out_dir = testing::temp_dir("adapter_cmd_fold_bert_out") + "/folded";
+  std::ostringstream log;
+  const AdapterFoldResult r = fold_adapters(o, log);
+  EXPECT_EQ(r.modules.size(), 12u);  // 2 layers x 6 targets
+  EXPECT_EQ(r.copied, (std::vector<std::string>{"config.json", "vocab.txt"}));
+  EXPECT_NE(log.str().find("into 12 modules of the bert encoder"), std::string::npos) << log.str();
+
+  auto folded = load_encoder(o.out_dir);
+  const auto want = attached_outputs(tiny_bert_dir(), {a, b}, o.scales);
+  const auto got = outputs(*folded);
+  EXPECT_LT(max_diff(got, want), 1e-5);
+  auto bare = load_encoder(tiny_bert_dir());
+  EXPECT_GT(max_diff(got.vectors, outputs(*bare).vectors),
+            1e-3);  // the adapters do change the encoder
+
+  // The directory: config and vocabulary copied byte for byte, no LoRA tensor, provenance.
+  EXPECT_EQ(files_in(o.out_dir), (std::set<std::string>{"config.json", "loid_fold.json",
+                                                        "model.safetensors", "vocab.txt"}));
+  EXPECT_EQ(read_file(o.out_dir + "/config.json"), read_file(tiny_bert_dir() + "/config.json"));
+  EXPECT_EQ(read_file(o.out_dir + "/vocab.txt"), read_file(tiny_bert_dir() + "/vocab.txt"));
+  const auto st = SafeTensors::load(o.out_dir + "/model.safetensors");
+  for (const auto& [name, info] : st.tensors())
+    EXPECT_EQ(name.find("lora"), std::string::npos) << name;
+  EXPECT_EQ(st.tensors().size(), bare->module().named_parameters().size());
+
+  // One weight against its definition: W + sum_i s_i (alpha / r) B_i A_i.
+  const std::string q = "encoder.layer.1.attention.self.query";
+  const PeftAdapter pa = load_peft(a), pb = load_peft(b);
+  const auto w0 = bare->module().named_parameters()[q + ".weight"].to(torch::kFloat64);
+  const auto w = w0 + 0.5 * delta(pa, q) + 2.0 * delta(pb, q);
+  EXPECT_LT(max_diff(folded->module().named_parameters()[q + ".weight"], w), 1e-6);
+
+  const json record = json::parse(read_file(o.out_dir + "/loid_fold.json"));
+  ASSERT_EQ(record["adapters"].size(), 2u);
+  EXPECT_EQ(record["adapters"][0]["dir"], std::filesystem::canonical(a).string());
+  EXPECT_DOUBLE_EQ(record["adapters"][1]["scale"].get<double>(), 2.0);
+  EXPECT_DOUBLE_EQ(record["adapters"][1]["delta_scale"].get<double>(), 4.0);  // 2 * 8 / 4
+  EXPECT_EQ(record["adapters"][1]["metadata"]["source_domain"], "Movies");
+  EXPECT_EQ(record["encoder"]["kind"], "bert");
+  EXPECT_EQ(record["folded_modules"].size(), 12u);
+}
+
+TEST_F(AdapterFold, DefaultScaleIsOneAndFoldingAFoldedModelKeepsItsRecord) {
+  const std::string a = random_adapter(tiny_bert_dir(), "one_a", 23, "Books");
+  const std::string b = random_adapter(tiny_bert_dir(), "one_b", 24, "Movies");
+  const std::string root = testing::temp_dir("adapter_cmd_fold_one");
+  AdapterFoldOptions o;
+  o.encoder_dir = tiny_bert_dir();
+  o.adapters = {a};
+  o.out_dir = root + "/tiny";  // keeps the base name, so adapters for "tiny" fold onto it again
+  std::ostringstream log;
+  fold_adapters(o, log);
+  AdapterFoldOptions o2;
+  o2.encoder_dir = o.out_dir;
+  o2.adapters = {b};
+  o2.out_dir = root + "/twice";
+  fold_adapters(o2, log);
+  auto twice = load_encoder(o2.out_dir);
+  EXPECT_LT(max_diff(outputs(*twice), attached_outputs(tiny_bert_dir(), {a, b}, {1.0, 1.0})), 1e-5);
+  const json record = json::parse(read_file(o2.out_dir + "/loid_fold.json"));
+  EXPECT_EQ(record["adapters"][0]["metadata"]["source_domain"], "Movies");
+  EXPECT_EQ(record["encoder_fold"]["adapters"][0]["metadata"]["source_domain"], "Books");
+}
+
+TEST_F(AdapterFold, UseLiteFoldedEqualsAttachedAdapter) {
+  REQUIRE_USE_LITE_PACKAGE();
+  const std::string a = random_adapter(use_lite_dir(), "use_a", 25, "Books");
+  AdapterFoldOptions o;
+  o.encoder_dir = use_lite_dir();
+  o.adapters = {a};
+  o.scales = {1.5};
+  o.out_dir = testing::temp_dir("adapter_cmd_fold_use_out") + "/folded";
+  std::ostringstream log;
+  const AdapterFoldResult r = fold_adapters(o, log);
+  EXPECT_EQ(r.modules.size(), 8u);  // 2 layers x (qkv, attn_out, ffn_in, ffn_out)
+  EXPECT_EQ(r.copied, (std::vector<std::string>{"config.json", "tokenizer.json"}));
+  auto folded = load_encoder(o.out_dir);  // the USE-Lite loader refuses missing or extra tensors
+  EXPECT_EQ(folded->kind(), "use_lite");
+  const auto got = outputs(*folded);
+  EXPECT_LT(max_diff(got, attached_outputs(use_lite_dir(), {a}, o.scales)), 1e-5);
+  auto bare = load_encoder(use_lite_dir());
+  EXPECT_GT(max_diff(got.vectors, outputs(*bare).vectors), 1e-3);
+  EXPECT_EQ(read_file(o.out_dir + "/tokenizer.json"),
+            read_file(use_lite_dir() + "/tokenizer.json"));
+  // The converter's metadata travels on, with a pointer to the fold record.
+  const auto st = SafeTensors::load(o.out_dir + "/model.safetensors");
+  EXPECT_EQ(st.metadata().at("format"), "loid use_lite");
+  EXPECT_NE(st.metadata().at("loid_fold").find("loid_fold.json"), std::string::npos);
+}
+
+TEST_F(AdapterFold, AdapterForAnotherBaseIsAnInputErrorAndWritesNothing) {
+  const std::string root = testing::temp_dir("adapter_cmd_fold_other");
+  AdapterFoldOptions o;
+  o.encoder_dir = tiny_bert_dir();
+  o.out_dir = root + "/folded";
+  // Made for "bert-base-uncased" (base_model_name_or_path).
+  o.adapters = {write_adapter("fold_other_name", 31, "Books")};
+  std::ostringstream log;
+  std::string msg = testing::error_of<InputError>([&] { fold_adapters(o, log); });
+  EXPECT_NE(msg.find("bert-base-uncased"), std::string::npos) << msg;
+  // Same name, other shapes: query 6 -> 5 is not the tiny BERT's 32 -> 32.
+  PeftAdapter shaped = make_adapter(32, "Books");
+  shaped.base_model = "tiny";
+  o.adapters = {testing::temp_dir("adapter_cmd_fold_other_shape")};
+  save_peft(o.adapters[0], shaped);
+  msg = testing::error_of<InputError>([&] { fold_adapters(o, log); });
+  EXPECT_NE(msg.find("shape mismatch"), std::string::npos) << msg;
+  // A USE-Lite module path does not exist in BERT.
+  PeftAdapter foreign;
+  foreign.config.r = 2;
+  foreign.modules["layers.0.qkv"] = {torch::randn({2, 32}), torch::randn({96, 2})};
+  o.adapters = {testing::temp_dir("adapter_cmd_fold_other_module")};
+  save_peft(o.adapters[0], foreign);
+  msg = testing::error_of<InputError>([&] { fold_adapters(o, log); });
+  EXPECT_NE(msg.find("'layers.0.qkv' does not exist in the base model"), std::string::npos) << msg;
+  EXPECT_TRUE(std::filesystem::is_empty(root));  // neither the output nor a temporary remains
+}
+
+TEST_F(AdapterFold, ExistingOutputIsRefusedUnlessForced) {
+  const std::string a = random_adapter(tiny_bert_dir(), "exist_a", 26, "Books");
+  const std::string out_dir = testing::temp_dir("adapter_cmd_fold_exist");
+  write_file_atomic(out_dir + "/keep.txt", "precious\n");
+  AdapterFoldOptions o;
+  o.encoder_dir = tiny_bert_dir();
+  o.adapters = {a};
+  o.out_dir = out_dir;
+  std::ostringstream log;
+  const std::string msg = testing::error_of<UsageError>([&] { fold_adapters(o, log); });
+  EXPECT_NE(msg.find("exists and is not empty"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--force"), std::string::npos) << msg;
+  EXPECT_EQ(read_file(out_dir + "/keep.txt"), "precious\n");
+
+  o.force = true;
+  fold_adapters(o, log);
+  EXPECT_FALSE(file_exists(out_dir + "/keep.txt"));  // replaced as a whole
+  EXPECT_LT(
+      max_diff(outputs(*load_encoder(out_dir)), attached_outputs(tiny_bert_dir(), {a}, {1.0})),
+      1e-5);
+
+  // An existing empty directory is fine without --force.
+  o.force = false;
+  o.out_dir = testing::temp_dir("adapter_cmd_fold_empty");
+  fold_adapters(o, log);
+  EXPECT_TRUE(file_exists(o.out_dir + "/model.safetensors"));
+}
+
+TEST_F(AdapterFold, BadFlagsAreUsageErrors) {
+  const std::string a = write_adapter("fold_flags", 33, "Books");
+  const std::string root = testing::temp_dir("adapter_cmd_fold_flags");
+  AdapterFoldOptions base;
+  base.encoder_dir = tiny_bert_dir();
+  base.adapters = {a};
+  base.out_dir = root + "/folded";
+  std::ostringstream log;
+  auto usage = [&](const AdapterFoldOptions& o) {
+    return testing::error_of<UsageError>([&] { fold_adapters(o, log); });
+  };
+  auto o = base;
+  o.scales = {1.0, 2.0};
+  EXPECT_NE(usage(o).find("--scale has 2 values but 1 adapters"), std::string::npos) << usage(o);
+  o = base;
+  o.adapters.clear();
+  EXPECT_NE(usage(o).find("--adapter"), std::string::npos) << usage(o);
+  o = base;
+  o.out_dir = a;
+  EXPECT_NE(usage(o).find("is or contains the input"), std::string::npos) << usage(o);
+  o = base;
+  o.out_dir = testing::golden("bert");  // would delete the encoder with --force
+  o.force = true;
+  EXPECT_NE(usage(o).find("is or contains the input"), std::string::npos) << usage(o);
+  EXPECT_TRUE(std::filesystem::is_empty(root));
+}
+
+TEST_F(AdapterFold, CliEndToEnd) {
+  const std::string cli = testing::cli_path();
+  if (!std::filesystem::exists(cli)) GTEST_SKIP() << cli << " not built; skipping CLI test";
+  const std::string a = random_adapter(tiny_bert_dir(), "cli_a", 27, "Books");
+  const std::string b = random_adapter(tiny_bert_dir(), "cli_b", 28, "Movies");
+  const std::string tmp = testing::temp_dir("adapter_cmd_fold_cli");
+  const std::string out_dir = tmp + "/folded";
+  const std::string log = tmp + "/log.txt";
+  const std::string cmd = "'" + cli + "' adapter fold --encoder '" + tiny_bert_dir() +
+                          "' --adapter '" + a + "' --adapter '" + b + "' --scale 0.5,2 --out '" +
+                          out_dir + "' > '" + log + "' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(log);
+  EXPECT_NE(read_file(log).find("wrote"), std::string::npos) << read_file(log);
+  EXPECT_LT(max_diff(outputs(*load_encoder(out_dir)),
+                     attached_outputs(tiny_bert_dir(), {a, b}, {0.5, 2.0})),
+            1e-5);
+  // Again without --force: refused with a message, exit code non-zero.
+  ASSERT_NE(std::system(cmd.c_str()), 0);
+  EXPECT_NE(read_file(log).find("--force"), std::string::npos) << read_file(log);
+  const std::string help = "'" + cli + "' adapter fold --help > '" + log + "' 2>&1";
+  ASSERT_EQ(std::system(help.c_str()), 0);
+  EXPECT_NE(read_file(log).find("--adapter"), std::string::npos) << read_file(log);
 }
 
 }  // namespace
