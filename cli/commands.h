@@ -11,7 +11,7 @@ struct Groups {
   CLI::App* data = nullptr;  // `loid data ...`
 };
 
-void add_adapter(CLI::App& app);      // loid adapter (info, merge)
+void add_adapter(CLI::App& app);      // loid adapter (info, merge, fold)
 void add_data_stats(CLI::App& data);  // loid data stats
 void add_data_split(CLI::App& data);  // loid data split
 void add_data_synth(CLI::App& data);  // loid data synth
@@ -23,5 +23,6 @@ void add_train(CLI::App& app);        // loid train
 void add_eval(CLI::App& app);         // loid eval
 void add_predict(CLI::App& app);      // loid predict
 void add_recommend(CLI::App& app);    // loid recommend
+void add_serve(CLI::App& app);        // loid serve
 
 }  // namespace loid::cli

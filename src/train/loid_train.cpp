@@ -306,6 +306,11 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
   // Data, split and histories.
   DomainData d = load_domain(o.data, o.split);
   log(describe_domain(d));
+  const std::int64_t texts_seen = held_out_texts_seen_in_train(d);
+  if (texts_seen > 0)
+    log("warning: " + std::to_string(texts_seen) +
+        " validation/test reviews repeat a training review's text word for word (the same "
+        "review posted on several items); histories may show a held-out review's exact text");
   const HistoryIndex index(d.dataset, d.split);
   const Histories histories = leaky ? leaky_histories(d.dataset) : train_histories(index);
   const ContextSampler sampler(histories, o.k, o.protocol);
@@ -634,6 +639,7 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
       {"relora", relora_json},
       {"plugins", plugin_record},
       {"data", {{"reviews", d.dataset.num_reviews()},
+                {"held_out_texts_seen_in_train", texts_seen},
                 {"users", d.dataset.num_users()},
                 {"items", d.dataset.num_items()},
                 {"train", d.split.counts.train},

@@ -47,6 +47,12 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
     domains.push_back(load_domain(path, o.split));
     const DomainData& d = domains.back();
     log_info(describe_domain(d));
+    const std::int64_t seen = held_out_texts_seen_in_train(d);
+    if (seen > 0)
+      log_warn(d.path + ": " + std::to_string(seen) + " of " +
+               std::to_string(d.split.counts.validation + d.split.counts.test) +
+               " validation/test reviews repeat a training review's text word for word (the "
+               "same review posted on several items); their metrics measure memorisation");
     std::vector<std::int64_t> train = d.split.train;
     if (o.max_train_reviews > 0 && static_cast<std::int64_t>(train.size()) > o.max_train_reviews) {
       Rng rng = Rng(o.split.seed).fork(0x7375627365ULL);  // "subse"
@@ -108,7 +114,8 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
                             {"reviews", d.dataset.num_reviews()},
                             {"train", d.split.counts.train},
                             {"validation", d.split.counts.validation},
-                            {"test", d.split.counts.test}});
+                            {"test", d.split.counts.test},
+                            {"held_out_texts_seen_in_train", held_out_texts_seen_in_train(d)}});
   }
   nlohmann::json curve = nlohmann::json::array();
   for (const auto& e : result.fit.curve)

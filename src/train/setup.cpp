@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <thread>
+#include <unordered_set>
 
 #include <torch/torch.h>
 
@@ -41,6 +42,15 @@ DomainData load_domain(const std::string& path, const SplitOptions& split) {
                      "too few reviews (" + std::to_string(d.dataset.num_reviews()) +
                          ") to fill train, validation and test");
   return d;
+}
+
+std::int64_t held_out_texts_seen_in_train(const DomainData& d) {
+  std::unordered_set<std::string> train;
+  for (std::int64_t id : d.split.train) train.insert(d.dataset.review(id).text);
+  std::int64_t n = 0;
+  for (const auto* ids : {&d.split.validation, &d.split.test})
+    for (std::int64_t id : *ids) n += train.count(d.dataset.review(id).text) ? 1 : 0;
+  return n;
 }
 
 std::string describe_domain(const DomainData& d) {

@@ -27,6 +27,11 @@ struct DomainData {
 };
 DomainData load_domain(const std::string& path, const SplitOptions& split);
 
+// Validation/test reviews whose text is identical to some training review's text. Amazon 2018 files
+// repeat one review across an item's variants (different asins), so most of their held-out texts
+// also occur in training: a text-only model then scores memorised answers.
+std::int64_t held_out_texts_seen_in_train(const DomainData& d);
+
 // A one-line account of a domain for logs and reports.
 std::string describe_domain(const DomainData& d);
 
