@@ -157,6 +157,10 @@ void add_train(CLI::App& app) {
   cmd->add_option("--e2e-lr", o->e2e_learning_rate,
                   "end-to-end mode: Adam learning rate of the target adapter")
       ->capture_default_str();
+  cmd->add_option("--reuse-text-stage", o->reuse_text_stage,
+                  "Frozen mode: copy the Re-LoRA adapter and review vectors of another run with "
+                  "the same data, split, encoder, plugins and LoRA settings instead of "
+                  "recomputing them (to try LoID settings quickly)");
   cmd->add_option("--threads", o->threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str();
   cmd->add_flag("--resume", o->resume, "Continue an interrupted run in --out");

@@ -301,6 +301,37 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
   if (leaky) full["warning"] = "LEAKY: paper-leaky protocol, test reviews are visible to the model";
   write_json(config_path, full);
   RunLog log(o.out + "/" + kRunLog);
+  bool reused = false;
+  if (!o.reuse_text_stage.empty()) {
+    if (e2e) throw UsageError("--reuse-text-stage needs --encoder-mode frozen");
+    const std::string from = o.reuse_text_stage;
+    const json other = json::parse(read_file(from + "/" + kRunConfig)).at("settings");
+    for (const char* key : {"data", "split", "encoder", "plugins", "protocol", "lora", "relora"}) {
+      if (other.at(key) != config.at(key))
+        throw UsageError("--reuse-text-stage " + from + ": its setting '" + key +
+                         "' differs from this run's (" + other.at(key).dump() + " vs " +
+                         config.at(key).dump() + ")");
+    }
+    if (other.at("encoder_mode") != "frozen")
+      throw UsageError("--reuse-text-stage " + from + " was not a frozen-mode run");
+    if (!file_exists(from + "/" + kRunVectors))
+      throw InputError(from + "/" + kRunVectors, 0, "missing; the run has not reached its LoID stage");
+    fs::copy_file(from + "/" + kRunVectors, o.out + "/" + kRunVectors,
+                  fs::copy_options::overwrite_existing);
+    if (fs::exists(from + "/" + kRunTargetAdapter)) {
+      make_dirs(o.out + "/" + kRunTargetAdapter);
+      fs::copy(from + "/" + kRunTargetAdapter, o.out + "/" + kRunTargetAdapter,
+               fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+      fs::copy_file(from + "/" + kRunCheckpoint + "/relora.json",
+                    o.out + "/" + kRunCheckpoint + "/relora.json",
+                    fs::copy_options::overwrite_existing);
+    }
+    full["reused_text_stage_from"] = from;
+    write_json(config_path, full);
+    log("reusing the Re-LoRA adapter and review vectors of " + from);
+    reused = true;
+  }
+  const bool resume_text = o.resume || reused;
   log(std::string("loid train ") + version() + " (" + git_version() + ")" + tag);
 
   // Data, split and histories.
@@ -344,7 +375,7 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
     mean /= static_cast<float>(train.rating.size());
     torch::manual_seed(o.split.seed);
     RatingHead head(encoder->width(), o.head_hidden, o.head_dropout, mean);
-    if (o.resume && file_exists(relora_done)) {
+    if (resume_text && file_exists(relora_done)) {
       load_target_adapter(*encoder, head, adapter_dir);
       relora_json = json::parse(read_file(relora_done));
       log("Re-LoRA: resumed the finished target adapter from " + adapter_dir);
@@ -394,7 +425,7 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
   // Stage 2: text vectors of every review a context can show.
   const std::string vectors_path = o.out + "/" + kRunVectors;
   torch::Tensor vectors;
-  if (o.resume && !e2e && file_exists(vectors_path)) {
+  if (resume_text && !e2e && file_exists(vectors_path)) {
     auto st = load_tensors(vectors_path);
     vectors = torch::zeros({d.dataset.num_reviews(), st.at("vectors").size(1)}, torch::kFloat32);
     vectors.index_copy_(0, st.at("review_ids"), st.at("vectors"));

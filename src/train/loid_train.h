@@ -54,6 +54,10 @@ struct LoidTrainOptions {
   int patience = 3;                 // early stopping on validation MSE
   double e2e_learning_rate = 1e-4;  // end-to-end: the target adapter's Adam rate
 
+  // Frozen mode: take the Re-LoRA adapter and review vectors of another run instead of recomputing
+  // them; every setting they depend on (data, split, encoder, plugins, LoRA, Re-LoRA, protocol)
+  // must be equal. For trying LoID settings without paying for the text stages again.
+  std::string reuse_text_stage;
   int threads = 0;       // 0 = all cores
   bool resume = false;   // continue an interrupted run in `out`
   bool force = false;    // overwrite a finished or foreign run directory

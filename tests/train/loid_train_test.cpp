@@ -192,6 +192,21 @@ TEST(LoidTrain, SameSeedSameMetricsAndResumeReachesTheSameResult) {
             std::string::npos);
 }
 
+TEST(LoidTrain, ReusingTheTextStageGivesTheSameRun) {
+  auto a = tiny_train(testing::temp_dir("train_reuse_a"));
+  const json ma = run_loid_train(a).metrics;
+  auto b = tiny_train(testing::temp_dir("train_reuse_b"));
+  b.reuse_text_stage = a.out;
+  const json mb = run_loid_train(b).metrics;
+  EXPECT_NEAR(ma["test"]["mse"].get<double>(), mb["test"]["mse"].get<double>(), 1e-6);
+  EXPECT_NE(read_file(b.out + "/" + kRunLog).find("reusing"), std::string::npos);
+  auto c = tiny_train(testing::temp_dir("train_reuse_c"));
+  c.reuse_text_stage = a.out;
+  c.lora.r = 8;
+  EXPECT_NE(testing::error_of<UsageError>([&] { run_loid_train(c); }).find("'lora' differs"),
+            std::string::npos);
+}
+
 TEST(LoidTrain, PaperLeakyProtocolIsLabelledEverywhere) {
   auto o = tiny_train(testing::temp_dir("train_leaky"));
   o.protocol = Protocol::kPaperLeaky;
