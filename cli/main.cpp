@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   loid::cli::add_eval(app);
   loid::cli::add_predict(app);
   loid::cli::add_recommend(app);
+  loid::cli::add_serve(app);
 
   try {
     app.parse(argc, argv);

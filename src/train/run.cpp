@@ -157,6 +157,7 @@ Encoder& LoadedRun::encoder() {
 }
 
 std::int64_t LoadedRun::max_text_length() const {
+  std::lock_guard<std::mutex> lock(encoder_mutex_);
   return const_cast<LoadedRun*>(this)->encoder().max_length();
 }
 
@@ -169,7 +170,11 @@ std::vector<float> LoadedRun::predict_for_texts(const std::vector<std::string>& 
   EncodeOptions eo;
   eo.progress = false;
   torch::NoGradGuard no_grad;
-  const torch::Tensor v = encode_texts(encoder(), texts, eo);  // (n, D)
+  torch::Tensor v;  // (n, D)
+  {
+    std::lock_guard<std::mutex> lock(encoder_mutex_);
+    v = encode_texts(encoder(), texts, eo);
+  }
   const auto k_ = static_cast<std::int64_t>(k());
   torch::Tensor user_text = torch::zeros({1, k_, v.size(1)});
   torch::Tensor user_mask = torch::zeros({1, k_});

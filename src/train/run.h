@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -37,6 +38,7 @@ class LoadedRun {
   bool leaky() const { return protocol_ == Protocol::kPaperLeaky; }
 
   // Clamped predictions for dense (user, item) ids; -1 (unknown) takes the model's cold path.
+  // predict, recommend and predict_for_texts may be called from several threads at once.
   std::vector<float> predict(const std::vector<std::int64_t>& users,
                              const std::vector<std::int64_t>& items) const;
 
@@ -74,6 +76,7 @@ class LoadedRun {
   mutable LoidModel model_{nullptr};
   std::uint64_t context_seed_ = 1;
   std::unique_ptr<Encoder> encoder_;  // loaded lazily for predict_for_texts
+  mutable std::mutex encoder_mutex_;  // guards loading and using encoder_ (serving threads)
 };
 
 }  // namespace loid
