@@ -39,8 +39,9 @@ std::vector<float> predict_rows(LoidModel& model, const ContextSampler& sampler,
                                 const torch::Tensor& vectors, std::uint64_t context_seed,
                                 std::int64_t batch_size, bool clamp) {
   torch::NoGradGuard no_grad;
+  // Toggled only when needed: serving calls this from several threads on a model in eval mode.
   const bool training = model->is_training();
-  model->eval();
+  if (training) model->eval();
   std::vector<float> out;
   out.reserve(users.size());
   for (std::size_t s = 0; s < users.size(); s += static_cast<std::size_t>(batch_size)) {
@@ -55,7 +56,7 @@ std::vector<float> predict_rows(LoidModel& model, const ContextSampler& sampler,
     pred = pred.contiguous();
     out.insert(out.end(), pred.data_ptr<float>(), pred.data_ptr<float>() + pred.numel());
   }
-  model->train(training);
+  if (training) model->train(true);
   return out;
 }
 
