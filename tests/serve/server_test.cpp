@@ -341,6 +341,14 @@ TEST_F(ServeServer, MetricsCountRequestsByEndpointAndStatus) {
   ok_json(c.Post("/v1/predict", pairs_body({{user(0), item(2)}}), "application/json"));
   expect_error(c.Post("/v1/predict", "{", "application/json"), 400, "body");
   expect_error(c.Get("/nothing/here"), 404, "path");
+  // Requests are counted after their response is written (httplib's logger), possibly on another
+  // server thread than the next request: wait until the last one has been counted.
+  const auto counted = [&] {
+    return s.metrics().requests("other", 404) >= 1 && s.metrics().requests("/v1/predict", 200) >= 2 &&
+           s.metrics().requests("/v1/predict", 400) >= 1;
+  };
+  for (int tries = 0; tries < 200 && !counted(); ++tries)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const auto res = c.Get("/metrics");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
