@@ -16,6 +16,7 @@
 #include "data/synth.h"
 #include "support/error_of.h"
 #include "support/test_paths.h"
+#include "support/tiny_run.h"
 #include "train/loid_train.h"
 
 namespace loid {
@@ -25,33 +26,7 @@ using json = nlohmann::json;
 
 // One tiny run (random tiny BERT), trained once per process.
 const std::string& tiny_run() {
-  static const std::string dir = [] {
-    Progress::set_quiet(true);
-    SynthOptions so;
-    so.users = 40;
-    so.items = 20;
-    so.seed = 8;
-    so.progress = false;
-    so.out = testing::temp_dir("serve_test_corpus") + "/synth.json";
-    write_synth_corpus(so);
-    LoidTrainOptions o;
-    o.data = so.out;
-    o.encoder_dir = testing::golden("bert/tiny");
-    o.out = testing::temp_dir("serve_test_run");
-    o.lora.r = 4;
-    o.lora.alpha = 8;
-    o.relora.epochs = 1;
-    o.relora.max_steps = 2;
-    o.head_hidden = 8;
-    o.k = 3;
-    o.heads = 2;
-    o.hidden = 8;
-    o.epochs = 2;
-    o.threads = 1;
-    o.progress = false;
-    run_loid_train(o);
-    return o.out;
-  }();
+  static const std::string dir = testing::make_tiny_run("serve_test", 40, 20, 8);
   return dir;
 }
 

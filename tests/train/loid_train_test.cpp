@@ -15,6 +15,7 @@
 #include "nn/peft.h"
 #include "support/error_of.h"
 #include "support/test_paths.h"
+#include "support/tiny_run.h"
 #include "train/loid_train.h"
 #include "train/pretrain.h"
 #include "train/text_regressor.h"
@@ -118,24 +119,14 @@ TEST(Pretrain, WritesAPluginWithHeadAndProvenance) {
 }
 
 LoidTrainOptions tiny_train(const std::string& out) {
-  LoidTrainOptions o;
-  o.data = corpus()[1];
-  o.encoder_dir = tiny();
-  o.out = out;
-  o.lora.r = 4;
-  o.lora.alpha = 8;
-  o.relora.epochs = 1;
+  LoidTrainOptions o = testing::tiny_train_options(corpus()[1], out);
   o.relora.max_steps = 3;
   o.relora.batch_size = 16;
   o.head_hidden = 16;
-  o.k = 3;
-  o.heads = 2;
   o.hidden = 16;
   o.epochs = 4;
   o.patience = 4;
   o.batch_size = 32;
-  o.threads = 1;
-  o.progress = false;
   return o;
 }
 
