@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "data/utf8_repair.h"
 
 namespace loid {
 
@@ -15,49 +16,30 @@ bool continuation(unsigned char b) {
   return (b & 0xC0) == 0x80;
 }
 
-// Length of the valid UTF-8 sequence starting at s[i] that XML 1.0 allows, or 0 when it is invalid
-// (bad lead byte, truncated, overlong, surrogate, beyond U+10FFFF, U+FFFE or U+FFFF).
-std::size_t valid_sequence(const std::string& s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char lead = b(0);
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    n = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    n = 3;
-    if (lead == 0xE0) lo = 0xA0;
-    if (lead == 0xED) hi = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    n = 4;
-    if (lead == 0xF0) lo = 0x90;
-    if (lead == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size() || b(1) < lo || b(1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k) {
-    if (!continuation(b(k))) return 0;
-  }
-  if (n == 3 && lead == 0xEF && b(1) == 0xBF && (b(2) == 0xBE || b(2) == 0xBF)) return 0;
-  return n;
+// Bytes of the well-formed UTF-8 sequence led by `lead` (input already repaired).
+std::size_t sequence_length(unsigned char lead) {
+  return lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
 }
 }  // namespace
 
-std::string xml_escape(const std::string& s) {
+std::string xml_escape(const std::string& raw) {
+  // Ill-formed UTF-8 becomes U+FFFD by the reader's policy; what is left to refuse is what XML 1.0
+  // forbids among well-formed text: control bytes and the non-characters U+FFFE and U+FFFF.
+  const std::string s = utf8_repair(raw);
   std::string out;
   out.reserve(s.size() + s.size() / 8);
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      const std::size_t n = valid_sequence(s, i);
-      if (n == 0) {
+      const std::size_t n = sequence_length(c);
+      const bool nonchar = n == 3 && c == 0xEF && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+                           (static_cast<unsigned char>(s[i + 2]) & 0xFE) == 0xBE;
+      if (nonchar) {
         out += kReplacement;
-        ++i;
       } else {
         out.append(s, i, n);
-        i += n;
       }
+      i += n;
       continue;
     }
     switch (c) {
@@ -109,12 +91,6 @@ std::string format_number(double x, int digits) {
     out.erase(0, 1);
   }
   return out;
-}
-
-std::size_t utf8_length(const std::string& s) {
-  std::size_t n = 0;
-  for (char c : s) n += continuation(static_cast<unsigned char>(c)) ? 0 : 1;
-  return n;
 }
 
 std::string truncate_utf8(const std::string& s, std::size_t max_chars) {

@@ -7,20 +7,20 @@
 #include <utility>
 #include <vector>
 
+#include "data/utf8_repair.h"  // utf8_length
+
 namespace loid {
 
 // `s` with & < > " ' replaced by entities, safe in both element text and attribute values. Labels
 // are user data (item names, file names), so bytes XML 1.0 forbids (control characters other than
-// tab, newline and carriage return, U+FFFE/U+FFFF) and invalid UTF-8 become U+FFFD.
+// tab, newline and carriage return, U+FFFE/U+FFFF) become U+FFFD, and ill-formed UTF-8 is repaired
+// as utf8_repair() does (one U+FFFD per maximal ill-formed subpart).
 std::string xml_escape(const std::string& s);
 
 // x in fixed notation with `digits` decimals (0..30), the same in every locale; "nan", "inf" and
 // "-inf" for the non-finite values; a result that rounds to zero has no minus sign ("0.00", never
 // "-0.00"). Throws UsageError for digits outside 0..30.
 std::string format_number(double x, int digits);
-
-// Number of code points in UTF-8 `s` (bytes that do not continue a sequence).
-std::size_t utf8_length(const std::string& s);
 
 // The first max_chars - 1 code points of `s` followed by "…" when `s` has more than max_chars code
 // points (max_chars >= 1); `s` itself otherwise. Never splits a multi-byte sequence.
