@@ -23,6 +23,7 @@
 #include "nn/use_lite.h"
 #include "support/error_of.h"
 #include "support/test_paths.h"
+#include "support/use_lite_model.h"
 
 namespace loid {
 namespace {
@@ -287,18 +288,7 @@ std::string tiny_bert_dir() {
   return testing::golden("bert/tiny");
 }
 
-std::string use_lite_dir() {
-  static const std::string dir = [] {
-    std::string d = testing::temp_dir("adapter_cmd_use_lite");
-    convert_use_lite(default_use_lite_npm_dir(), d);
-    return d;
-  }();
-  return dir;
-}
-
-#define REQUIRE_USE_LITE_PACKAGE()                              \
-  if (!file_exists(default_use_lite_npm_dir() + "/model.json")) \
-  GTEST_SKIP() << "USE-Lite npm package absent; run scripts/setup.sh"
+using testing::use_lite_dir;
 
 // An adapter on every default target of the encoder in `dir`: inject_lora's PEFT init for A, then
 // B filled at random (non-zero, unlike a fresh adapter), written as a PEFT directory.

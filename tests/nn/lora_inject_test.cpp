@@ -12,6 +12,7 @@
 #include "nn/peft.h"
 #include "nn/use_lite.h"
 #include "support/test_paths.h"
+#include "support/use_lite_model.h"
 
 namespace loid {
 namespace {
@@ -23,18 +24,7 @@ std::unique_ptr<Encoder> tiny_bert() {
   return load_encoder(testing::golden("bert/tiny"));
 }
 
-std::string use_lite_dir() {
-  static const std::string dir = [] {
-    std::string d = testing::temp_dir("lora_inject_use_lite");
-    convert_use_lite(default_use_lite_npm_dir(), d);
-    return d;
-  }();
-  return dir;
-}
-
-#define REQUIRE_USE_LITE_PACKAGE()                              \
-  if (!file_exists(default_use_lite_npm_dir() + "/model.json")) \
-  GTEST_SKIP() << "USE-Lite npm package absent; run scripts/setup.sh"
+using testing::use_lite_dir;
 
 torch::Tensor vectors(Encoder& enc) {
   torch::NoGradGuard no_grad;
