@@ -24,5 +24,7 @@ void add_eval(CLI::App& app);         // loid eval
 void add_predict(CLI::App& app);      // loid predict
 void add_recommend(CLI::App& app);    // loid recommend
 void add_serve(CLI::App& app);        // loid serve
+void add_bench(CLI::App& app);        // loid bench
+void add_similarity(CLI::App& app);   // loid similarity
 
 }  // namespace loid::cli

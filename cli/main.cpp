@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   loid::cli::add_predict(app);
   loid::cli::add_recommend(app);
   loid::cli::add_serve(app);
+  loid::cli::add_bench(app);
+  loid::cli::add_similarity(app);
 
   try {
     app.parse(argc, argv);

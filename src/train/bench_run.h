@@ -1,0 +1,111 @@
+// `loid bench`: every model of a list scored on the same seeded splits of one target domain, one
+// (model, seed) cell at a time, each cell saved as soon as it is done so that an interrupted bench
+// resumes where it stopped; then per-model statistics over seeds (mean, standard deviation, the
+// paired difference against `mf` with a 95% t-interval) as results.json, results.md and
+// results.svg.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "data/split.h"
+#include "train/loid_train.h"
+#include "train/pretrain.h"
+
+namespace loid {
+
+// Summary of one quantity measured once per seed.
+struct SeedStats {
+  std::int64_t n = 0;    // number of values
+  double mean = 0.0;     // arithmetic mean (NaN when n = 0)
+  double std = 0.0;      // sample standard deviation, n - 1 in the denominator (NaN when n < 2)
+  double ci_low = 0.0;   // mean - t * std / sqrt(n), t the two-sided quantile of Student's t with
+  double ci_high = 0.0;  // n - 1 degrees of freedom (both NaN when n < 2)
+};
+
+// Mean, sample standard deviation and the two-sided `confidence` t-interval of the mean of
+// `values` (e.g. one test MSE per seed, or one paired difference per seed). Throws UsageError
+// when confidence is not in (0, 1) or a value is not finite.
+SeedStats seed_stats(const std::vector<double>& values, double confidence = 0.95);
+
+// The p-quantile of Student's t distribution with `df` > 0 degrees of freedom, 0 < p < 1
+// (t_{0.975}(4) = 2.776...). Computed from the regularised incomplete beta function by bisection
+// to about 1e-10 relative accuracy; throws UsageError outside the domain.
+double student_t_quantile(double p, double df);
+
+// The models `loid bench` knows in this build: mean, bias, mf, loid, loid+plugin, and the text
+// baselines of rec/text_baselines.h (deepconn, dattn, anr).
+std::vector<std::string> bench_model_names();
+
+// Throws UsageError naming the first unknown model and listing the valid ones; also refuses an
+// empty list and repeated names.
+void validate_bench_models(const std::vector<std::string>& models);
+
+struct BenchOptions {
+  std::string data;                  // target-domain reviews file
+  std::vector<std::string> sources;  // source-domain files for the plugin (loid+plugin)
+  std::vector<std::string> models = {"mean", "bias", "mf"};
+  std::vector<std::uint64_t> seeds = {1, 2, 3, 4, 5};  // split (and training) seeds
+  std::string out;     // bench directory: bench_config.json, cells/, results.*
+  SplitOptions split;  // ratios (the seed is taken from `seeds` per cell)
+
+  // mf: the (factors, regularisation) pair with the lowest validation MSE; bias: factors 0 with
+  // the regularisation grid.
+  std::vector<int> mf_factors = {8, 16, 32};
+  std::vector<double> mf_regularization = {0.01, 0.05, 0.2};
+
+  // LoID cells: the template of `loid train` settings (data, out and split are set per cell;
+  // plugins.dirs is empty for `loid` and the plugin(s) for `loid+plugin`).
+  LoidTrainOptions loid;
+  // Existing plugin directories for loid+plugin; empty = pretrain one from `sources` into
+  // out/plugin (once, on split seed `pretrain.split.seed`).
+  std::vector<std::string> plugins;
+  PretrainOptions pretrain;  // template: data, out, encoder and LoRA are set by the bench
+
+  // Text baselines (deepconn, dattn, anr).
+  int text_max_epochs = 0;   // 0 = the model's default
+  std::string word_vectors;  // optional JSON word vectors; "" = trained from scratch
+
+  int threads = 0;       // intra-op threads for the neural models (0 = all cores)
+  bool progress = true;  // progress bars inside the cells
+};
+
+struct BenchResult {
+  std::vector<std::string> computed;  // cells trained by this call ("mf_s2"), in order
+  std::vector<std::string> reused;    // finished cells found on disk and not recomputed
+  nlohmann::json results;             // as written to results.json
+  double seconds = 0.0;               // wall time of this call
+};
+
+// Runs every (model, seed) cell not yet finished in options.out, then writes the results files.
+// Refuses (UsageError) when options.out holds a bench of another data file or other settings.
+// Progress lines go to `log`, one per cell.
+BenchResult run_bench(const BenchOptions& options, std::ostream& log);
+
+// The part of the options that decides a cell's result, with the data and source files'
+// fingerprints: what bench_config.json pins (the model and seed lists may grow between calls).
+nlohmann::json bench_settings_json(const BenchOptions& options);
+
+// Statistics of finished cells (cell JSON objects as written to cells/*.json) for the given
+// models and seeds; the pure part of run_bench, exposed for tests.
+nlohmann::json bench_results_json(const std::vector<nlohmann::json>& cells,
+                                  const std::vector<std::string>& models,
+                                  const std::vector<std::uint64_t>& seeds);
+
+// results.md from results.json.
+std::string bench_results_markdown(const nlohmann::json& results);
+
+// Cell file name: "<model>_s<seed>.json" ("loid+plugin" keeps its '+').
+std::string bench_cell_name(const std::string& model, std::uint64_t seed);
+
+// Files of a bench directory.
+constexpr const char* kBenchConfig = "bench_config.json";
+constexpr const char* kBenchCells = "cells";
+constexpr const char* kBenchResultsJson = "results.json";
+constexpr const char* kBenchResultsMd = "results.md";
+constexpr const char* kBenchResultsSvg = "results.svg";
+
+}  // namespace loid
