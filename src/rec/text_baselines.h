@@ -9,29 +9,31 @@
 // Validation and test reviews never enter a vocabulary, a document, or a gradient; validation
 // ratings are used for early stopping only, and test rows are only predicted.
 //
-// Shared defaults (all models): lowercase word tokens (letters/digits/apostrophes), vocabulary of the
-// training words seen at least twice (at most 50,000), document length 400 tokens (most recent
-// reviews last, so truncation keeps the earliest words of the history in time order), word
-// embeddings 100-d (from scratch, or initialised from word_vectors), Adam lr 1e-3 (2e-3 for
-// deepconn), batch 64, at most 20 epochs with patience 3 on validation MSE and best-epoch restore,
-// predictions clamped to [1, 5]. A cold user/item has an all-padding document: every model then
-// falls back to a learned "empty document" path (padding embeds to zero, masks give zero weight).
+// Shared defaults (all models): lowercase word tokens (rec/word_docs.h); vocabulary of the training
+// words seen at least twice (at most 50,000; id 0 padding, 1 unknown); documents of at most 400
+// tokens (a user's training reviews in time order, concatenated, cut at 400); one word-embedding
+// table of 100-d shared by both towers (from scratch, N(0, 0.1), or initialised from word_vectors
+// and fine-tuned); Adam (lr 2e-3 for deepconn, 1e-3 for dattn and anr), batch 64, at most 20
+// epochs, patience 3 on validation MSE with best-epoch restore; predictions clamped to [1, 5].
+// A cold user or item (no training review) has an all-padding document: padding embeds to zero and
+// masks give it no weight, so its tower returns a fixed learned output (max-pools give 0, attention
+// sums give 0) and its bias, never trained, stays 0.
 //
-// deepconn: per tower embedding -> Conv1d(100 filters, window 3) + ReLU -> max over time ->
-//   dropout 0.5 -> Linear(100 -> 50); [x_u, x_i] (100) -> factorisation machine (factor size 8)
-//   + global bias initialised at the training mean.
-// dattn: per tower, local attention (window 5, one score per centre word from a Conv over the
-//   window's embeddings, sigmoid) weighs embeddings -> Conv1d(100 filters, window 1) -> max-pool;
-//   global attention (score per word, sigmoid, soft-gated: words with score below the batch
-//   threshold 0.25 are shrunk by their score) weighs embeddings -> Conv1d(100 filters, windows 2,
-//   3, 4) -> max-pool; [local, global] -> Linear -> dropout 0.5 -> ReLU -> Linear(50). rating =
-//   x_u . x_i + b_u + b_i + mean (dot product with biases, as in the paper).
-// anr: K = 5 aspects, aspect embedding 10-d; per aspect a projection of the word embeddings
-//   (100 -> 10), a context-window (3) attention with an aspect-specific vector, softmax over the
-//   document, sum -> aspect representation (B, K, 10) per user and item; co-attention through an
-//   affinity matrix S = relu(U W_s I^T) (10x10 W_s) with hidden 10 gives importance softmaxes
-//   beta_u, beta_i over aspects; rating = sum_k beta_u[k] beta_i[k] * (u_k . i_k) scaled +
-//   b_u + b_i + mean (the paper's ARL + AIE + rating prediction; dropout 0.5 on aspect vectors).
+// deepconn (Zheng et al. 2017): per tower embedding -> Conv1d(100 filters, window 3) + ReLU ->
+//   max over time -> dropout 0.5 -> Linear(100 -> 50); z = [x_u, x_i] (100) -> factorisation
+//   machine w0 + w.z + sum_{i<j} <v_i, v_j> z_i z_j with 8 factors; w0 starts at the training mean.
+// dattn (Seo et al. 2017): per tower, local attention: a score per word from a Conv1d over the
+//   5-word window centred on it, sigmoid, weighs the embeddings -> Conv1d(100, width 1) + ReLU ->
+//   max-pool; global attention: a score per word (Linear, sigmoid), words scored below the
+//   threshold 0.25 dropped and the others weighted by their score -> Conv1d(100 each, widths 2, 3,
+//   4) + ReLU -> max-pool; [local, global] (400) -> dropout 0.5 -> Linear(200) + ReLU ->
+//   Linear(50). rating = x_u . x_i + b_u + b_i + training mean (dot product with biases).
+// anr (Chin et al. 2018): K = 5 aspects of size 10; per aspect a projection of the word embeddings
+//   (100 -> 10) and an aspect-specific attention over a 3-word context window (softmax over the
+//   document) -> aspect representations P_u, Q_i (K x 10); aspect importance by co-attention:
+//   S = relu(P_u W_s Q_i^T), H_u = relu(P_u W_x + S Q_i W_y), H_i = relu(Q_i W_y + S^T P_u W_x)
+//   (hidden 50), beta_u = softmax(H_u v_x), beta_i = softmax(H_i v_y) over aspects; rating =
+//   sum_k beta_u[k] beta_i[k] (p_k . q_k) + b_u + b_i + training mean (dropout 0.5 on P_u, Q_i).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +54,7 @@ struct TextBaselineOptions {
   std::string word_vectors;   // optional JSON {"word": [floats...]} ("" = trained from scratch)
   std::int64_t doc_length = 0;       // tokens per user/item document (0 = default 400)
   std::int64_t embedding_size = 0;   // word embedding size (0 = default 100, or the vectors' size)
+  std::int64_t filters = 0;          // convolution filters per window size (0 = default 100)
   int patience = 3;                  // epochs without a validation improvement before stopping
   std::int64_t batch_size = 64;      // rows per step
   double learning_rate = 0.0;        // Adam (0 = the model's default)
