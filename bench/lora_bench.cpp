@@ -21,6 +21,7 @@
 #include "nn/encoder.h"
 #include "nn/lora_inject.h"
 #include "text/wordpiece.h"
+#include "train/setup.h"
 
 namespace {
 
@@ -91,13 +92,12 @@ Setup* use_lite_setup() {
   return s.get();
 }
 
-// Intra-op threads: $LOID_BENCH_THREADS, else one per core (this libtorch starts with 1).
+// Threads: $LOID_BENCH_THREADS, else one per core (this libtorch starts with 1), for torch and
+// OpenBLAS alike (set_threads).
 void set_threads_once() {
   static const bool done = [] {
     const char* env = std::getenv("LOID_BENCH_THREADS");
-    const int n =
-        env != nullptr ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
-    if (n > 0) torch::set_num_threads(n);
+    loid::set_threads(env != nullptr ? std::atoi(env) : 0);
     return true;
   }();
   (void)done;

@@ -165,9 +165,22 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x,
   auto split = [&](const torch::Tensor& y) {  // (B, T, H) -> (B, nh, T, d)
     return y.view({b, t, heads_, d}).transpose(1, 2);
   };
-  auto q = split(query(x));  // (B, nh, T, d)
-  auto k = split(key(x));    // (B, nh, T, d)
-  auto v = split(value(x));  // (B, nh, T, d)
+  torch::Tensor q, k, v;
+  if (!torch::GradMode::is_enabled() && query->plain() && key->plain() && value->plain() &&
+      query->bias.defined() && key->bias.defined() && value->bias.defined()) {
+    // Frozen inference: one (B T, 3H) product instead of three (B T, H) ones, which run nearer
+    // the GEMM peak (the concatenated weights are 3 H^2 floats, small next to the product).
+    auto w = torch::cat({query->weight, key->weight, value->weight});  // (3H, H)
+    auto bias = torch::cat({query->bias, key->bias, value->bias});     // (3H)
+    auto parts = torch::nn::functional::linear(x, w, bias).split(h, -1);  // 3 x (B, T, H)
+    q = split(parts[0]);
+    k = split(parts[1]);
+    v = split(parts[2]);
+  } else {
+    q = split(query(x));  // (B, nh, T, d)
+    k = split(key(x));    // (B, nh, T, d)
+    v = split(value(x));  // (B, nh, T, d)
+  }
   auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(d));
   scores = scores + key_bias;                     // (B, nh, T, T)
   auto probs = torch::softmax(scores, -1);        // (B, nh, T, T)
@@ -419,6 +432,17 @@ std::vector<std::pair<std::string, LoraLinear>> BertEncoder::adaptable_linears()
     out.emplace_back(p + "output.dense", l->output->dense);
   }
   return out;
+}
+
+double BertEncoder::multiply_adds(const std::vector<std::int64_t>& lengths) const {
+  const double h = static_cast<double>(config_.hidden_size);
+  const double inner = static_cast<double>(config_.intermediate_size);
+  double total = 0.0;
+  for (std::int64_t len : lengths) {
+    const double n = static_cast<double>(len);
+    total += n * (4.0 * h * h + 2.0 * h * inner) + 2.0 * n * n * h;
+  }
+  return total * static_cast<double>(config_.num_hidden_layers);
 }
 
 namespace {

@@ -162,6 +162,9 @@ class BertEncoder : public Encoder {
   EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) override;
   torch::nn::Module& module() override { return *model_; }
   std::vector<std::pair<std::string, LoraLinear>> adaptable_linears() override;
+  // Per layer and sequence of n tokens: n (4 H^2 + 2 H I) for the projections and feed-forward
+  // plus 2 n^2 H for the attention scores and context; the embeddings and pooling not counted.
+  double multiply_adds(const std::vector<std::int64_t>& lengths) const override;
 
   const BertConfig& config() const { return config_; }
   BertModel& model() { return model_; }

@@ -49,6 +49,13 @@ class Encoder {
   // The layers LoRA adapters attach to, by module path under module() (HF names for BERT, e.g.
   // "encoder.layer.0.attention.self.query"), in forward order: the encoder's default targets.
   virtual std::vector<std::pair<std::string, LoraLinear>> adaptable_linears() = 0;
+  // Multiply-adds of one inference forward over sequences of these real-token counts (padding
+  // excluded; adapters folded or absent): what "effective GFLOP/s" counts (2 FLOPs each).
+  // 0 when the encoder does not say.
+  virtual double multiply_adds(const std::vector<std::int64_t>& lengths) const {
+    (void)lengths;
+    return 0.0;
+  }
 };
 
 // A LoraLinear without adapters, initialised like torch::nn::Linear(in, out): what encoders hold

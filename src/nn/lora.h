@@ -56,6 +56,8 @@ class LoraLinearImpl : public torch::nn::Module {
   void fold();
   void unfold();
   bool folded() const { return folded_; }
+  // True when forward() is the base map alone (no adapters, or all folded into the weight).
+  bool plain() const { return folded_ || (source_names_.empty() && !has_target()); }
   // W + sum of all deltas, without changing the layer (for writing a folded checkpoint).
   torch::Tensor folded_weight() const;
 

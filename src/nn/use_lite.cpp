@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -52,10 +53,32 @@ UseLiteLayerImpl::UseLiteLayerImpl(std::int64_t in, std::int64_t out, std::int64
   ffn_out = register_module("ffn_out", adaptable_linear(inner, out));
 }
 
-torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
-  const auto B = x.size(0), T = x.size(1), dh = in_ / heads_;
-  auto m = mask.unsqueeze(-1);                                      // (B, T, 1)
-  auto parts = qkv->forward(attn_norm->forward(x)).split(in_, -1);  // 3 x (B, T, in)
+TokenRows TokenRows::of(const torch::Tensor& mask) {
+  TokenRows r;
+  r.batch = mask.size(0);
+  r.length = mask.size(1);
+  auto flat = mask.reshape({-1}).ne(0);  // (B T)
+  if (!flat.all().item<bool>()) r.index = flat.nonzero().squeeze(1);  // (N)
+  return r;
+}
+
+torch::Tensor TokenRows::pack(const torch::Tensor& padded) const {
+  auto flat = padded.reshape({batch * length, padded.size(-1)});  // (B T, C)
+  return index.defined() ? flat.index_select(0, index) : flat;    // (N, C)
+}
+
+torch::Tensor TokenRows::pad(const torch::Tensor& rows) const {
+  const auto c = rows.size(-1);
+  if (!index.defined()) return rows.view({batch, length, c});
+  return torch::zeros({batch * length, c}, rows.options())
+      .index_copy(0, index, rows)
+      .view({batch, length, c});  // (B, T, C)
+}
+
+torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask,
+                                        const TokenRows& rows) {
+  const auto B = mask.size(0), T = mask.size(1), dh = in_ / heads_;
+  auto parts = rows.pad(qkv->forward(attn_norm->forward(x))).split(in_, -1);  // 3 x (B, T, in)
   auto heads = [&](const torch::Tensor& t) { return t.view({B, T, heads_, dh}).transpose(1, 2); };
   auto q = heads(parts[0]) *
            static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));      // (B, h, T, dh)
@@ -63,11 +86,11 @@ torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const torch::Ten
   auto v = heads(parts[2]);                                                   // (B, h, T, dh)
   auto bias = ((1.0f - mask) * kPaddingBias).view({B, 1, 1, T});              // (B, 1, 1, T)
   auto w = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) + bias, -1);  // (B, h, T, T)
-  auto a = torch::matmul(w, v).transpose(1, 2).reshape({B, T, in_});          // (B, T, in)
-  auto residual = residual_proj ? residual_proj->forward(x) * m : x;          // (B, T, out)
-  auto y = attn_out->forward(a) + residual;                                   // (B, T, out)
-  auto f = ffn_out->forward(torch::relu(ffn_in->forward(ffn_norm->forward(y)))) * m;  // (B, T, out)
-  return y + f;                                                                       // (B, T, out)
+  auto a = rows.pack(torch::matmul(w, v).transpose(1, 2).reshape({B, T, in_}));  // (N, in)
+  auto residual = residual_proj ? residual_proj->forward(x) : x;              // (N, out)
+  auto y = attn_out->forward(a) + residual;                                   // (N, out)
+  auto f = ffn_out->forward(torch::relu(ffn_in->forward(ffn_norm->forward(y))));  // (N, out)
+  return y + f;                                                                   // (N, out)
 }
 
 UseLiteImpl::UseLiteImpl(const UseLiteOptions& options) : options_(options) {
@@ -91,14 +114,15 @@ UseLiteOutput UseLiteImpl::forward(const torch::Tensor& ids, const torch::Tensor
   auto signal = torch::cat({torch::sin(angle), torch::cos(angle)}, 1);  // (T, E)
   // The graph adds the embedding twice: AddTimingSignal returns E + signal and the stack adds E
   // again.
-  auto x =
-      (2.0f * embeddings->forward(ids) + signal.unsqueeze(0)) * mask.unsqueeze(-1);   // (B, T, E)
-  for (const auto& layer : *layers) x = layer->as<UseLiteLayer>()->forward(x, mask);  // (B, T, H)
-  auto count = mask.sum(1, true).clamp_min(1.0f);                                     // (B, 1)
-  auto mean = (x * mask.unsqueeze(-1)).sum(1) / count;                                // (B, H)
+  const TokenRows rows = TokenRows::of(mask);
+  auto x = rows.pack(2.0f * embeddings->forward(ids) + signal.unsqueeze(0));            // (N, E)
+  for (const auto& layer : *layers) x = layer->as<UseLiteLayer>()->forward(x, mask, rows);  // (N, H)
+  auto states = rows.pad(x);                                                    // (B, T, H)
+  auto count = mask.sum(1, true).clamp_min(1.0f);                               // (B, 1)
+  auto mean = states.sum(1) / count;                                            // (B, H)
   auto h = torch::tanh(head->forward(mean));                                          // (B, H)
   auto sentence = h * torch::rsqrt(h.square().sum(1, true).clamp_min(kL2Epsilon));    // (B, H)
-  return {x, mean, sentence};
+  return {states, mean, sentence};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +367,9 @@ EncoderOutput UseLiteEncoder::forward(const TokenBatch& batch, Pooling pooling) 
     throw UsageError("USE-Lite forward: token id outside [0, " +
                      std::to_string(model_->options_.vocab_size) + ")");
   const auto device = model_->head->weight.device();
+  // No graph for frozen inference (as BertEncoder::forward).
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!model_->is_training()) no_grad.emplace();
   auto out = model_->forward(ids.to(device), batch.attention_mask.to(device));
   switch (pooling) {
     case Pooling::kDefault:
@@ -369,6 +396,24 @@ std::vector<std::pair<std::string, LoraLinear>> UseLiteEncoder::adaptable_linear
     out.emplace_back(p + "ffn_out", layer->ffn_out);
   }
   return out;
+}
+
+double UseLiteEncoder::multiply_adds(const std::vector<std::int64_t>& lengths) const {
+  const UseLiteOptions& o = model_->options_;
+  const double out = static_cast<double>(o.hidden_size);
+  const double inner = static_cast<double>(o.intermediate_size);
+  double per_token = 0.0, per_square = 0.0;
+  for (std::int64_t l = 0; l < o.num_layers; ++l) {
+    const double d = static_cast<double>(layer_input(o, l));
+    per_token += 3.0 * d * d + d * out + (d != out ? d * out : 0.0) + 2.0 * out * inner;
+    per_square += 2.0 * d;
+  }
+  double total = 0.0;
+  for (std::int64_t len : lengths) {
+    const double n = static_cast<double>(len);
+    total += n * per_token + n * n * per_square + out * out;
+  }
+  return total;
 }
 
 std::unique_ptr<Encoder> load_use_lite_encoder(const std::string& dir) {

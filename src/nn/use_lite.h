@@ -52,11 +52,23 @@ struct UseLiteOptions {
   double layer_norm_eps = 1e-6;           // added to the variance in every layer norm
 };
 
+// The real tokens of a padded (B, T) batch as N rows: the per-token maps (layer norms,
+// projections, feed-forward) run on these rows only, and only attention sees the padded layout.
+// With no padding the index stays undefined and pack/pad are views.
+struct TokenRows {
+  std::int64_t batch = 0, length = 0;
+  torch::Tensor index;  // (N) int64 flat positions b * T + t of the real tokens, or undefined
+  static TokenRows of(const torch::Tensor& mask);         // mask (B, T), nonzero = real token
+  torch::Tensor pack(const torch::Tensor& padded) const;  // (B, T, C) -> (N, C)
+  torch::Tensor pad(const torch::Tensor& rows) const;     // (N, C) -> (B, T, C), 0 on padding
+};
+
 struct UseLiteLayerImpl : torch::nn::Module {
   UseLiteLayerImpl(std::int64_t in, std::int64_t out, std::int64_t heads, std::int64_t inner,
                    double eps);
-  // x: (B, T, in), mask: (B, T) float 1/0 -> (B, T, out)
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+  // x: (N, in) real-token rows of `rows`, mask: (B, T) float 1/0 -> (N, out). Padding rows, which
+  // the graph zeroes (residual projection, feed-forward) or never reads (masked keys), are skipped.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, const TokenRows& rows);
 
   std::int64_t in_, out_, heads_;
   torch::nn::LayerNorm attn_norm{nullptr}, ffn_norm{nullptr};
@@ -67,7 +79,7 @@ struct UseLiteLayerImpl : torch::nn::Module {
 TORCH_MODULE(UseLiteLayer);
 
 struct UseLiteOutput {
-  torch::Tensor states;    // (B, T, H) last layer states (padding rows are not meaningful)
+  torch::Tensor states;    // (B, T, H) last layer states (zero on padding)
   torch::Tensor mean;      // (B, H) mean of real-token states
   torch::Tensor sentence;  // (B, H) l2_normalize(tanh(head(mean))): the model's sentence embedding
 };
@@ -114,6 +126,10 @@ class UseLiteEncoder : public Encoder {
   torch::nn::Module& module() override { return *model_; }
   // "layers.L.qkv", "layers.L.attn_out", "layers.L.ffn_in", "layers.L.ffn_out" for every layer.
   std::vector<std::pair<std::string, LoraLinear>> adaptable_linears() override;
+  // Per layer (input width d, output width o, inner width I) and sequence of n tokens:
+  // n (3 d^2 + d o [+ d o for layer 0's residual projection] + 2 o I) + 2 n^2 d, plus the
+  // sentence head's o^2 per sequence.
+  double multiply_adds(const std::vector<std::int64_t>& lengths) const override;
 
   UseLite& model() { return model_; }
   const UnigramTokenizer& tokenizer() const { return tokenizer_; }
