@@ -96,6 +96,14 @@ std::string signed_fixed(double x, int digits = 4) {
   return s[0] == '-' || s.find_first_not_of("0.") == std::string::npos ? s : "+" + s;
 }
 
+// Short durations with enough digits to compare models that take milliseconds.
+std::string seconds_text(double s) {
+  if (!std::isfinite(s)) return "n/a";
+  if (s < 1.0) return format_number(s, 3) + "s";
+  if (s < 60.0) return format_number(s, 1) + "s";
+  return format_duration(s);
+}
+
 json number_or_null(double x) {
   return std::isfinite(x) ? json(x) : json(nullptr);
 }
@@ -504,8 +512,7 @@ std::string bench_results_markdown(const json& r) {
     const double per_cell = number_of(row.at("seconds").at("per_cell").at("mean"));
     rows.push_back({row.at("model").get<std::string>(), std::to_string(row.at("seeds").size()),
                     pm(row.at("test_mse")), pm(row.at("test_rmse")), pm(row.at("test_mae")), delta,
-                    pm(row.at("validation_mse")),
-                    format_duration(std::isfinite(per_cell) ? per_cell : 0.0)});
+                    pm(row.at("validation_mse")), seconds_text(per_cell)});
   }
   md << markdown_table({"model", "seeds", "test MSE", "test RMSE", "test MAE",
                         "ΔMSE vs mf [95% CI]", "validation MSE", "time per seed"},
@@ -537,9 +544,9 @@ std::string bench_results_markdown(const json& r) {
     md << "\n";
   }
   if (r.contains("wall_seconds"))
-    md << "\nCells took " << format_duration(r.at("cells_seconds_total").get<double>())
+    md << "\nCells took " << seconds_text(r.at("cells_seconds_total").get<double>())
        << " in all (summed over every call that computed them); this call "
-       << format_duration(r.at("wall_seconds").get<double>()) << ".\n";
+       << seconds_text(r.at("wall_seconds").get<double>()) << ".\n";
   return md.str();
 }
 
