@@ -74,7 +74,8 @@ void add_serve(CLI::App& app) {
     const int port = server.start();
     std::cout << "loid serve: listening on http://" << o->host << ":" << port << " (run " << *run
               << ", " << r.dataset().num_users() << " users, " << r.dataset().num_items()
-              << " items" << (r.leaky() ? ", LEAKY paper protocol" : "") << ")" << std::endl;
+              << " items, " << r.precomputed().bytes() / 1024 << " KiB precomputed"
+              << (r.leaky() ? ", LEAKY paper protocol" : "") << ")" << std::endl;
     int sig = 0;
     sigwait(&stop_signals, &sig);
     std::cout << "loid serve: stopping (signal " << sig << ")" << std::endl;

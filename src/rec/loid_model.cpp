@@ -1,6 +1,7 @@
 // The LoID recommender (see loid_model.h).
 #include "rec/loid_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -90,6 +91,164 @@ LoidOutput LoidModelImpl::forward(const torch::Tensor& users, const torch::Tenso
   if (options_.id_biases)
     out.prediction = out.prediction + user_bias(u).squeeze(-1) + item_bias(i).squeeze(-1);
   return out;
+}
+
+namespace {
+
+// Tensor (any float type, any layout) as a flat float vector.
+std::vector<float> to_vector(const torch::Tensor& t) {
+  const auto c = t.to(torch::kFloat32).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+// Eight partial sums, so that the compiler may keep them in vector registers.
+float dot(const float* a, const float* b, std::int64_t n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int t = 0; t < 8; ++t) s[t] += a[j + t] * b[j + t];
+  for (; j < n; ++j) s[0] += a[j] * b[j];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+void axpy(float* acc, float a, const float* x, std::int64_t n) {
+  for (std::int64_t j = 0; j < n; ++j) acc[j] += a * x[j];
+}
+
+}  // namespace
+
+LoidPrecomputed::Side LoidPrecomputed::build_side(
+    LoidModelImpl& model, const std::vector<std::int64_t>& contexts, std::size_t k,
+    const torch::Tensor& vectors, const torch::Tensor& id_weight,
+    IdTextAttentionImpl& query_attention, IdTextAttentionImpl& context_attention,
+    const torch::Tensor& first_layer_half) const {
+  if (k == 0 || contexts.size() % k != 0)
+    throw UsageError("precomputed LoID: contexts are not rows of k = " + std::to_string(k));
+  const auto rows = static_cast<std::int64_t>(contexts.size() / k);
+  Side side;
+  side.query = to_vector(query_attention.q(id_weight.slice(0, 0, rows)));  // (rows, E)
+  std::vector<std::int64_t> ids;
+  side.start.push_back(0);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::int64_t id = contexts[static_cast<std::size_t>(r) * k + j];
+      if (id < 0) continue;
+      if (id >= vectors.size(0))
+        throw UsageError("precomputed LoID: review id " + std::to_string(id) +
+                         " beyond the vector table");
+      ids.push_back(id);
+    }
+    side.start.push_back(static_cast<std::int64_t>(ids.size()));
+  }
+  if (ids.empty()) return side;
+  const auto s = static_cast<std::int64_t>(ids.size());
+  auto x = vectors.index_select(0, torch::tensor(ids, torch::kInt64));  // (S, D)
+  if (model.text_projection) x = model.text_projection(x);               // (S, E)
+  side.keys = to_vector(context_attention.k(x));                         // (S, E)
+  // Per review and head: the value's head block through the output projection and this side's
+  // half of the MLP's first layer, in double (the folding is the only reordering of sums).
+  const auto v = context_attention.v(x).to(torch::kFloat64).view({s, heads_, -1});  // (S, h, d)
+  const auto folded = torch::matmul(first_layer_half.to(torch::kFloat64),
+                                    context_attention.o->weight.to(torch::kFloat64))
+                          .view({hidden_, heads_, -1});  // (hidden, h, d)
+  side.values = to_vector(torch::einsum("shd,ohd->sho", {v, folded}));  // (S, h, hidden)
+  return side;
+}
+
+LoidPrecomputed::LoidPrecomputed(LoidModelImpl& model,
+                                 const std::vector<std::int64_t>& user_contexts,
+                                 const std::vector<std::int64_t>& item_contexts, std::size_t k,
+                                 const torch::Tensor& vectors)
+    : k_(k) {
+  torch::NoGradGuard no_grad;
+  const LoidModelOptions& o = model.options();
+  width_ = o.embed_size;
+  heads_ = o.heads;
+  hidden_ = o.hidden;
+  scale_ = static_cast<float>(1.0 / std::sqrt(static_cast<double>(width_ / heads_)));
+  if (user_contexts.size() != static_cast<std::size_t>(o.num_users) * k ||
+      item_contexts.size() != static_cast<std::size_t>(o.num_items) * k)
+    throw UsageError("precomputed LoID: need k contexts for each of the model's " +
+                     std::to_string(o.num_users) + " users and " + std::to_string(o.num_items) +
+                     " items");
+  auto first = model.predictor->ptr<torch::nn::LinearImpl>(0);
+  auto last = model.predictor->ptr<torch::nn::LinearImpl>(3);
+  const auto w1 = first->weight;  // (hidden, 2E): [v_u, v_i]
+  const auto w1_u = w1.slice(1, 0, width_), w1_i = w1.slice(1, width_, 2 * width_);
+  users_ = build_side(model, user_contexts, k, vectors, model.user_embedding->weight,
+                      *model.user_over_item, *model.item_over_user, w1_i);
+  items_ = build_side(model, item_contexts, k, vectors, model.item_embedding->weight,
+                      *model.item_over_user, *model.user_over_item, w1_u);
+  // An attention's output bias reaches the first layer whatever it attends to (its weights sum to
+  // one, or to zero with the context): fold both into that layer's bias.
+  const auto d = [](const torch::Tensor& t) { return t.to(torch::kFloat64); };
+  hidden_bias_ = to_vector(d(first->bias) + torch::matmul(d(w1_u), d(model.user_over_item->o->bias)) +
+                           torch::matmul(d(w1_i), d(model.item_over_user->o->bias)));
+  out_weight_ = to_vector(last->weight.view({-1}));
+  out_bias_ = last->bias.item<float>() + model.mean.item<float>();
+  if (o.id_biases) {
+    user_bias_ = to_vector(model.user_bias->weight.view({-1}));
+    item_bias_ = to_vector(model.item_bias->weight.view({-1}));
+  }
+}
+
+void LoidPrecomputed::attend(const float* query, const Side& side, std::int64_t row, float* acc,
+                             float* scores) const {
+  const std::int64_t first = side.start[static_cast<std::size_t>(row)];
+  const std::int64_t n = side.start[static_cast<std::size_t>(row) + 1] - first;
+  if (n == 0) return;  // no reviews: the context is zero, only the output bias (folded) remains
+  const std::int64_t d = width_ / heads_;
+  for (std::int64_t h = 0; h < heads_; ++h) {
+    float top = -INFINITY;
+    for (std::int64_t j = 0; j < n; ++j) {
+      scores[j] = dot(query + h * d, side.keys.data() + (first + j) * width_ + h * d, d) * scale_;
+      top = std::max(top, scores[j]);
+    }
+    float sum = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      scores[j] = std::exp(scores[j] - top);
+      sum += scores[j];
+    }
+    for (std::int64_t j = 0; j < n; ++j)
+      axpy(acc, scores[j] / sum, side.values.data() + ((first + j) * heads_ + h) * hidden_,
+           hidden_);
+  }
+}
+
+void LoidPrecomputed::predict(const std::int64_t* users, const std::int64_t* items, std::size_t n,
+                              float* out) const {
+  std::vector<float> scratch(static_cast<std::size_t>(hidden_) + k_);
+  float* acc = scratch.data();
+  float* scores = acc + hidden_;
+  for (std::size_t r = 0; r < n; ++r) {
+    const std::int64_t u = users[r], i = items[r];
+    if (u < 0 || u >= num_users() || i < 0 || i >= num_items())
+      throw UsageError("precomputed LoID: (user " + std::to_string(u) + ", item " +
+                       std::to_string(i) + ") is not a pair of known ids");
+    std::copy(hidden_bias_.begin(), hidden_bias_.end(), acc);
+    attend(items_.query.data() + i * width_, users_, u, acc, scores);  // v_i: item over user
+    attend(users_.query.data() + u * width_, items_, i, acc, scores);  // v_u: user over item
+    float y = 0;
+    for (std::int64_t j = 0; j < hidden_; ++j) y += std::max(acc[j], 0.0f) * out_weight_[j];
+    y += out_bias_;
+    if (!user_bias_.empty()) y += user_bias_[u] + item_bias_[i];
+    out[r] = y;
+  }
+}
+
+float LoidPrecomputed::predict(std::int64_t user, std::int64_t item) const {
+  float y = 0;
+  predict(&user, &item, 1, &y);
+  return y;
+}
+
+std::size_t LoidPrecomputed::bytes() const {
+  std::size_t n = 0;
+  for (const Side* s : {&users_, &items_})
+    n += (s->query.size() + s->keys.size() + s->values.size()) * sizeof(float) +
+         s->start.size() * sizeof(std::int64_t);
+  return n + (hidden_bias_.size() + out_weight_.size() + user_bias_.size() + item_bias_.size()) *
+                 sizeof(float);
 }
 
 torch::Tensor triplet_loss(const LoidOutput& out, double margin, std::int64_t shift) {

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace loid {
 
@@ -70,6 +71,62 @@ class LoidModelImpl : public torch::nn::Module {
   LoidModelOptions options_;
 };
 TORCH_MODULE(LoidModel);
+
+// LoID's predictions for known users and items whose review contexts are fixed (evaluation and
+// serving), with everything that does not depend on the pair computed once: per user and per item
+// the attention query of its ID embedding, the key projections of its context reviews, and their
+// value projections carried through the attention's output projection and the prediction MLP's
+// first layer (one `hidden`-vector per review and head). A pair then costs two k-length attentions
+// and the MLP's last layer, about (2 k E + 2 k heads hidden + hidden) multiply-adds, in plain loops:
+// no torch call, no allocation beyond one scratch vector, read-only (safe from any thread).
+// Equal to LoidModelImpl::forward in eval mode up to float rounding (folding the projections
+// reorders sums; about 1e-6 on a rating).
+class LoidPrecomputed {
+ public:
+  LoidPrecomputed() = default;
+  // user_contexts: num_users * k review ids, row-major, the fixed context of each known user
+  // (-1 = no review in that slot); item_contexts likewise for the known items; vectors (R, D)
+  // review vectors indexed by those ids. Reads the model's weights (any mode; no gradients).
+  LoidPrecomputed(LoidModelImpl& model, const std::vector<std::int64_t>& user_contexts,
+                  const std::vector<std::int64_t>& item_contexts, std::size_t k,
+                  const torch::Tensor& vectors);
+
+  // Unclamped predictions for rows (users[r], items[r]), n rows into out[0..n). Every id must be
+  // known (0 <= user < num_users(), 0 <= item < num_items()); throws UsageError otherwise.
+  void predict(const std::int64_t* users, const std::int64_t* items, std::size_t n,
+               float* out) const;
+  float predict(std::int64_t user, std::int64_t item) const;
+
+  std::int64_t num_users() const { return users_.rows(); }
+  std::int64_t num_items() const { return items_.rows(); }
+  std::size_t bytes() const;  // memory held by the tables
+
+ private:
+  // One side's tables: its rows' queries into the other side's contexts, and its own contexts.
+  struct Side {
+    std::vector<float> query;          // (rows, E) q(ID embedding) of the other side's attention
+    std::vector<std::int64_t> start;   // (rows + 1) first slot of each row's context
+    std::vector<float> keys;           // (slots, E) k(review vector), this side's attention
+    std::vector<float> values;         // (slots, heads, hidden) W1 half . o . v(review), per head
+    std::int64_t rows() const { return static_cast<std::int64_t>(start.size()) - 1; }
+  };
+  Side build_side(LoidModelImpl& model, const std::vector<std::int64_t>& contexts, std::size_t k,
+                  const torch::Tensor& vectors, const torch::Tensor& id_weight,
+                  IdTextAttentionImpl& query_attention, IdTextAttentionImpl& context_attention,
+                  const torch::Tensor& first_layer_half) const;
+  // acc += the first-layer contribution of `query` attending over row `row` of `side`.
+  void attend(const float* query, const Side& side, std::int64_t row, float* acc,
+              float* scores) const;
+
+  std::int64_t width_ = 0, heads_ = 0, hidden_ = 0;
+  std::size_t k_ = 0;
+  float scale_ = 1;                  // 1 / sqrt(head width)
+  Side users_, items_;               // users_ queries attend over items_ contexts and back
+  std::vector<float> hidden_bias_;   // (hidden) b1 + W1 [o_u.bias; o_i.bias]
+  std::vector<float> out_weight_;    // (hidden) the MLP's last layer
+  float out_bias_ = 0;               // its bias + the mean rating
+  std::vector<float> user_bias_, item_bias_;  // (rows) when id_biases, else empty
+};
 
 // Triplet loss with squared L2 distance and margin: anchor v_i, positive p_u of the same row,
 // negative p_u of another row (the row `shift` places later, cyclically); plus the same for v_u with

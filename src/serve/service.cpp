@@ -73,6 +73,8 @@ json adapters_json(const LoadedRun& run) {
 
 ScoringService::ScoringService(LoadedRun& run, const RequestLimits& limits)
     : run_(run), limits_(limits) {
+  // Known pairs are scored from tables built once here, not when the first request arrives.
+  const std::size_t precomputed_bytes = run.precomputed().bytes();
   json info = {{"run", run.dir()},
                {"protocol", run.leaky() ? "paper-leaky" : "leak-free"},
                {"leaky", run.leaky()},
@@ -82,6 +84,7 @@ ScoringService::ScoringService(LoadedRun& run, const RequestLimits& limits)
                {"config", run.config()},
                {"metrics", run.metrics()},
                {"adapters", adapters_json(run)},
+               {"precomputed_bytes", precomputed_bytes},
                {"limits",
                 {{"max_body_bytes", limits.max_body_bytes},
                  {"max_pairs", limits.max_pairs},
@@ -121,7 +124,7 @@ Reply ScoringService::predict(std::string_view body) {
           throw RequestError(kNotFound, f("item"),
                              "item " + quoted(req.pairs[j].item) + " is not known to the run");
       }
-      const auto p = run_.predict(users, items);
+      const auto p = run_.predict_precomputed(users, items);
       for (std::size_t j = 0; j < p.size(); ++j)
         out["predictions"].push_back(
             {{"user", req.pairs[j].user}, {"item", req.pairs[j].item}, {"rating", rounded(p[j])}});

@@ -110,6 +110,50 @@ std::vector<float> LoadedRun::predict(const std::vector<std::int64_t>& users,
   return predict_rows(model_, *sampler_, users, items, vectors_, context_seed_);
 }
 
+const LoidPrecomputed& LoadedRun::precomputed() const {
+  std::call_once(precomputed_once_, [this] {
+    std::vector<std::int64_t> users, items;
+    for (std::int64_t u = 0; u < dataset_.num_users(); ++u) {
+      const auto c = sampler_->evaluation_user(u, context_seed_);
+      users.insert(users.end(), c.begin(), c.end());
+    }
+    for (std::int64_t i = 0; i < dataset_.num_items(); ++i) {
+      const auto c = sampler_->evaluation_item(i, context_seed_);
+      items.insert(items.end(), c.begin(), c.end());
+    }
+    precomputed_ = std::make_unique<LoidPrecomputed>(*model_, users, items, k(), vectors_);
+    precomputed_ready_ = true;
+  });
+  return *precomputed_;
+}
+
+std::vector<float> LoadedRun::predict_precomputed(const std::vector<std::int64_t>& users,
+                                                  const std::vector<std::int64_t>& items,
+                                                  bool clamp) const {
+  if (users.size() != items.size()) throw UsageError("predict: users and items differ in length");
+  const LoidPrecomputed& p = precomputed();
+  std::vector<float> out(users.size());
+  std::vector<std::size_t> cold;  // rows with an id the model has no trained row for
+  std::vector<std::int64_t> cold_u, cold_i;
+  for (std::size_t r = 0; r < users.size(); ++r)
+    if (users[r] < 0 || users[r] >= p.num_users() || items[r] < 0 || items[r] >= p.num_items()) {
+      cold.push_back(r);
+      cold_u.push_back(users[r]);
+      cold_i.push_back(items[r]);
+    }
+  if (cold.empty()) {
+    p.predict(users.data(), items.data(), users.size(), out.data());
+  } else {
+    const auto c =
+        predict_rows(model_, *sampler_, cold_u, cold_i, vectors_, context_seed_, 256, false);
+    for (std::size_t r = 0, j = 0; r < users.size(); ++r)
+      out[r] = j < cold.size() && cold[j] == r ? c[j++] : p.predict(users[r], items[r]);
+  }
+  if (clamp)
+    for (float& y : out) y = std::min(5.0f, std::max(1.0f, y));
+  return out;
+}
+
 std::vector<std::pair<std::int64_t, float>> LoadedRun::recommend(std::int64_t user,
                                                                  std::size_t top,
                                                                  bool exclude_rated) const {
@@ -123,8 +167,12 @@ std::vector<std::pair<std::int64_t, float>> LoadedRun::recommend(std::int64_t us
     if (!rated[static_cast<std::size_t>(i)]) items.push_back(i);
   const std::vector<std::int64_t> users(items.size(), user);
   // Ranked on the unclamped score (clamping would tie every item above 5); reported clamped.
+  // Serving has the tables; a one-off ranking (`loid recommend`) need not build them for every
+  // user and item of the run.
   const auto scores =
-      predict_rows(model_, *sampler_, users, items, vectors_, context_seed_, 256, false);
+      precomputed_ready_
+          ? predict_precomputed(users, items, false)
+          : predict_rows(model_, *sampler_, users, items, vectors_, context_seed_, 256, false);
   std::vector<std::size_t> order(items.size());
   std::iota(order.begin(), order.end(), 0);
   // Best first; equal scores by item id, so the ranking is deterministic.

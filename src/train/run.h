@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -42,8 +43,20 @@ class LoadedRun {
   std::vector<float> predict(const std::vector<std::int64_t>& users,
                              const std::vector<std::int64_t>& items) const;
 
+  // The same predictions (clamped unless `clamp` is false) from tables precomputed once per run
+  // (LoidPrecomputed: the fixed contexts' keys and folded values, the IDs' queries), equal to
+  // predict() up to float rounding (1e-5); rows with an unknown id take predict()'s path. Builds the
+  // tables on first use; the serving path.
+  std::vector<float> predict_precomputed(const std::vector<std::int64_t>& users,
+                                         const std::vector<std::int64_t>& items,
+                                         bool clamp = true) const;
+  // Builds those tables now (`loid serve` does at start, so no request waits for them) and returns
+  // them.
+  const LoidPrecomputed& precomputed() const;
+
   // Items ranked by predicted rating for a known user; exclude_rated leaves out the items the user
-  // rated in the run's training split. Returns (item id, score), best first, at most `top`.
+  // rated in the run's training split; scored by predict_precomputed once its tables are built
+  // (serving), else by predict()'s path. Returns (item id, score), best first, at most `top`.
   std::vector<std::pair<std::int64_t, float>> recommend(std::int64_t user, std::size_t top,
                                                         bool exclude_rated) const;
 
@@ -74,6 +87,9 @@ class LoadedRun {
   std::unique_ptr<ContextSampler> sampler_;
   torch::Tensor vectors_;  // (R, D)
   mutable LoidModel model_{nullptr};
+  mutable std::once_flag precomputed_once_;
+  mutable std::unique_ptr<LoidPrecomputed> precomputed_;  // built by precomputed()
+  mutable std::atomic<bool> precomputed_ready_{false};
   std::uint64_t context_seed_ = 1;
   std::unique_ptr<Encoder> encoder_;  // loaded lazily for predict_for_texts
   mutable std::mutex encoder_mutex_;  // guards loading and using encoder_ (serving threads)

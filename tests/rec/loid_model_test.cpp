@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/error.h"
+
 namespace loid {
 namespace {
 
@@ -99,6 +101,98 @@ TEST(LoidModel, LossesReachEmbeddingsAttentionAndPredictor) {
     EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
   }
   EXPECT_THROW(IdTextAttention(6, 4, 0.0), std::exception);
+}
+
+
+// Every (user, item) pair of a random model through LoidPrecomputed and through forward in eval
+// mode with the same contexts: empty contexts, gaps, a text projection, heads whose width is not a
+// multiple of 8, and ID biases included.
+void expect_precomputed_equals_forward(LoidModelOptions o) {
+  LoidModel m(o);
+  {
+    torch::NoGradGuard no_grad;
+    // Larger IDs than the training init, so that attention weights are far from uniform.
+    m->user_embedding->weight.normal_(0.0, 1.0);
+    m->item_embedding->weight.normal_(0.0, 1.0);
+    if (o.id_biases) {
+      m->user_bias->weight.normal_(0.0, 0.5);
+      m->item_bias->weight.normal_(0.0, 0.5);
+    }
+  }
+  const std::size_t k = 3;
+  const auto vectors = torch::randn({20, o.text_width}) * 2;
+  const std::vector<std::int64_t> user_ctx = {3, 7, 11, -1, -1, -1, 5, -1, 9, 0, -1, -1, 19, 18, 2};
+  const std::vector<std::int64_t> item_ctx = {1, 2, 3, 4, -1, -1, -1, -1, -1, 10, 12, 14};
+  ASSERT_EQ(user_ctx.size(), static_cast<std::size_t>(o.num_users) * k);
+  ASSERT_EQ(item_ctx.size(), static_cast<std::size_t>(o.num_items) * k);
+  const LoidPrecomputed p(*m, user_ctx, item_ctx, k, vectors);
+
+  std::vector<std::int64_t> users, items;
+  for (std::int64_t u = 0; u < o.num_users; ++u)
+    for (std::int64_t i = 0; i < o.num_items; ++i) {
+      users.push_back(u);
+      items.push_back(i);
+    }
+  const auto b = static_cast<std::int64_t>(users.size()), kk = static_cast<std::int64_t>(k);
+  auto side = [&](const std::vector<std::int64_t>& ids, const std::vector<std::int64_t>& ctx) {
+    auto text = torch::zeros({b, kk, o.text_width});
+    auto mask = torch::zeros({b, kk});
+    for (std::int64_t r = 0; r < b; ++r)
+      for (std::int64_t j = 0; j < kk; ++j) {
+        const std::int64_t id = ctx[static_cast<std::size_t>(ids[r] * kk + j)];
+        if (id < 0) continue;
+        text[r][j] = vectors[id];
+        mask[r][j] = 1.0f;
+      }
+    return std::make_pair(text, mask);
+  };
+  const auto [ut, um] = side(users, user_ctx);
+  const auto [it, im] = side(items, item_ctx);
+  m->eval();
+  torch::NoGradGuard no_grad;
+  const auto expected = m->forward(torch::tensor(users), torch::tensor(items), ut, um, it, im)
+                            .prediction.contiguous();
+  std::vector<float> got(users.size());
+  p.predict(users.data(), items.data(), users.size(), got.data());
+  float lo = got[0], hi = got[0];
+  for (std::size_t r = 0; r < got.size(); ++r) {
+    EXPECT_NEAR(got[r], expected[static_cast<std::int64_t>(r)].item<float>(), 1e-5)
+        << "user " << users[r] << " item " << items[r];
+    lo = std::min(lo, got[r]);
+    hi = std::max(hi, got[r]);
+  }
+  EXPECT_GT(hi - lo, 0.05f);  // the pairs really differ, so equality says something
+  EXPECT_FLOAT_EQ(p.predict(users[7], items[7]), got[7]);
+  EXPECT_THROW(p.predict(o.num_users, 0), UsageError);
+  EXPECT_THROW(p.predict(0, -1), UsageError);
+  EXPECT_THROW(LoidPrecomputed(*m, user_ctx, {1, 2}, k, vectors), UsageError);
+  EXPECT_GT(p.bytes(), 0u);
+}
+
+TEST(LoidModel, PrecomputedEqualsForward) {
+  torch::manual_seed(6);
+  LoidModelOptions o;
+  o.num_users = 5;
+  o.num_items = 4;
+  o.text_width = 16;
+  o.heads = 2;
+  o.hidden = 10;
+  o.dropout = 0.3;  // eval mode: no effect
+  o.mean_rating = 3.5f;
+  expect_precomputed_equals_forward(o);
+}
+
+TEST(LoidModel, PrecomputedEqualsForwardWithProjectionAndBiases) {
+  torch::manual_seed(7);
+  LoidModelOptions o;
+  o.num_users = 5;
+  o.num_items = 4;
+  o.text_width = 16;
+  o.embed_size = 12;  // a text projection; heads of width 4
+  o.heads = 3;
+  o.hidden = 9;
+  o.id_biases = true;
+  expect_precomputed_equals_forward(o);
 }
 
 }  // namespace

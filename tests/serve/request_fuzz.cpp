@@ -1,10 +1,13 @@
 // libFuzzer harness for the scoring service's request parser (src/serve/request.cpp, torch-free):
 // any input must either parse, within the limits, or throw RequestError with a 400 or 413 and a
-// field; anything else (a crash, a sanitizer report, another exception) aborts. Not part of the
-// CMake build (the parser lives in the torch library); built directly:
-//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-//     tests/serve/request_fuzz.cpp src/serve/request.cpp -o /tmp/request_fuzz
-//   /tmp/request_fuzz -max_total_time=600 -max_len=4096
+// field; anything else (a crash, a sanitizer report, another exception) aborts. Built by CMake with
+// clang only (the parser alone, instrumented; CI builds without it):
+//   CXX=clang++ cmake -S . -B build-serve-fuzz -G Ninja -DLOID_BUILD_FUZZ=ON \
+//     -DLOID_BUILD_TESTS=OFF -DLOID_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+//   cmake --build build-serve-fuzz --target request_fuzz
+//   mkdir -p /tmp/request_corpus && build-serve-fuzz/request_fuzz -max_total_time=120 \
+//     -max_len=4096 /tmp/request_corpus tests/serve/request_corpus
+// (new inputs go to the first directory; tests/serve/request_corpus holds the committed seeds).
 // 2026-11-27: a 300 s run found an unknown empty key ("") reported with an empty field (fixed);
 // then 1.37 M inputs in 600 s (seeds: the bodies of request_test.cpp) without a failure.
 #include <cstdint>

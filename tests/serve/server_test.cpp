@@ -126,7 +126,7 @@ TEST_F(ServeServer, PredictsKnownPairsLikeTheRunInOrder) {
   std::vector<std::pair<std::string, std::string>> names;
   for (std::size_t j = 0; j < u.size(); ++j) names.emplace_back(user(u[j]), item(i[j]));
   const json r = ok_json(post("/v1/predict", pairs_body(names)));
-  const auto expected = run_->predict(u, i);
+  const auto expected = run_->predict_precomputed(u, i);  // the serving path
   ASSERT_EQ(r["predictions"].size(), u.size());
   for (std::size_t j = 0; j < u.size(); ++j) {
     EXPECT_EQ(r["predictions"][j]["user"], names[j].first);
@@ -263,7 +263,7 @@ TEST_F(ServeServer, ConcurrentClientsGetTheSameAnswers) {
       all_u.push_back(u);
       all_i.push_back(i);
     }
-  const auto expected = run_->predict(all_u, all_i);
+  const auto expected = run_->predict_precomputed(all_u, all_i);
   const std::vector<std::string> texts = {"great sound", "love it"};
   const float cold_expected = run_->predict_for_texts(texts, {1})[0];
   std::atomic<int> failures{0}, answered{0};

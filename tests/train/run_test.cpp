@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "core/fs.h"
@@ -75,6 +78,56 @@ TEST(Run, ChangedDataFileIsRefused) {
   std::filesystem::remove(copy + "/metrics.json");
   EXPECT_NE(testing::error_of<InputError>([&] { LoadedRun r(copy); }).find("finished"),
             std::string::npos);
+}
+
+
+TEST(Run, PrecomputedPathEqualsPredictWithUnknownIdsMixedIn) {
+  const LoadedRun r(tiny_run());
+  std::vector<std::int64_t> u, i;
+  for (std::int64_t id : r.split().test) {
+    u.push_back(r.dataset().user_of(id));
+    i.push_back(r.dataset().item_of(id));
+  }
+  ASSERT_GT(u.size(), 10u);
+  // Unknown ids (cold path) between known pairs, on either side or both.
+  const std::int64_t nu = r.dataset().num_users(), ni = r.dataset().num_items();
+  const std::vector<std::pair<std::int64_t, std::int64_t>> unknown = {
+      {-1, 0}, {0, -1}, {nu, 1}, {2, ni + 3}, {-1, -1}};
+  for (std::size_t j = 0; j < unknown.size(); ++j) {
+    const auto at = static_cast<std::ptrdiff_t>(j * 3 + 1);
+    u.insert(u.begin() + at, unknown[j].first);
+    i.insert(i.begin() + at, unknown[j].second);
+  }
+  const auto expected = r.predict(u, i);
+  const auto got = r.predict_precomputed(u, i);
+  ASSERT_EQ(got.size(), expected.size());
+  float worst = 0, lo = 5, hi = 1;
+  for (std::size_t j = 0; j < got.size(); ++j) {
+    worst = std::max(worst, std::abs(got[j] - expected[j]));
+    lo = std::min(lo, got[j]);
+    hi = std::max(hi, got[j]);
+  }
+  EXPECT_LE(worst, 1e-5f);
+  EXPECT_GT(hi - lo, 1e-3f);  // not one constant, so the comparison can fail
+  // Every item for one user (what recommend scores).
+  std::vector<std::int64_t> items(static_cast<std::size_t>(ni)), users(items.size(), 3);
+  for (std::int64_t j = 0; j < ni; ++j) items[static_cast<std::size_t>(j)] = j;
+  const auto a = r.predict(users, items), b = r.predict_precomputed(users, items);
+  for (std::size_t j = 0; j < a.size(); ++j) EXPECT_NEAR(a[j], b[j], 1e-5) << "item " << j;
+  EXPECT_THROW(r.predict_precomputed({0, 1}, {0}), UsageError);
+}
+
+
+TEST(Run, RecommendScoresAlikeBeforeAndAfterTheTablesAreBuilt) {
+  const LoadedRun r(tiny_run());
+  const auto before = r.recommend(1, 1000, false);  // predict()'s path
+  r.precomputed();
+  const auto after = r.recommend(1, 1000, false);  // the serving path
+  ASSERT_EQ(before.size(), static_cast<std::size_t>(r.dataset().num_items()));
+  ASSERT_EQ(after.size(), before.size());
+  std::map<std::int64_t, float> score;
+  for (const auto& [item, s] : before) score[item] = s;
+  for (const auto& [item, s] : after) EXPECT_NEAR(s, score.at(item), 1e-5) << "item " << item;
 }
 
 }  // namespace
