@@ -35,6 +35,7 @@
 #include "nn/lora_inject.h"
 #include "text/wordpiece.h"
 #include "train/setup.h"
+#include "bench_threads.h"
 
 namespace {
 
@@ -65,14 +66,6 @@ const Texts& reviews() {
 }
 const std::vector<std::string>& review_texts() { return reviews().texts; }
 
-void set_bench_threads() {
-  static const bool done = [] {
-    const char* env = std::getenv("LOID_BENCH_THREADS");
-    loid::set_threads(env != nullptr ? std::atoi(env) : 0);
-    return true;
-  }();
-  (void)done;
-}
 
 // BERT-base-uncased shape with random weights, built once.
 loid::BertEncoder* bert_base() {

@@ -14,17 +14,10 @@
 
 #include "core/blas.h"
 #include "train/setup.h"
+#include "bench_threads.h"
 
 namespace {
 
-void set_bench_threads() {
-  static const bool done = [] {
-    const char* env = std::getenv("LOID_BENCH_THREADS");
-    loid::set_threads(env != nullptr ? std::atoi(env) : 0);
-    return true;
-  }();
-  (void)done;
-}
 
 // range(0) M rows (tokens), range(1) K in features, range(2) N out features, range(3) 1 = bf16.
 void BM_GemmLinear(benchmark::State& state) {
