@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "data/split.h"
+#include "read_options.h"
 #include "train/bench_run.h"
 
 namespace loid::cli {
@@ -45,6 +46,7 @@ void add_bench(CLI::App& app) {
                   "Bench directory: bench_config.json, cells/<model>_s<seed>.json, runs/, plugin/, "
                   "results.*")
       ->required();
+  add_read_options(*cmd, o->read);
   cmd->add_option("--split-ratios", *ratios, "train,validation,test fractions")
       ->capture_default_str();
   cmd->add_option("--mf-factors", o->mf_factors, "mf: latent sizes tried (chosen on validation)")

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "read_options.h"
 #include "train/demo.h"
 
 namespace loid::cli {
@@ -16,6 +17,7 @@ void add_demo(CLI::App& app) {
   cmd->add_option("--source", opts->sources, "Source-domain reviews file(s) for the plugin");
   cmd->add_option("--out", opts->out, "Working directory")->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Split (and corpus) seed")->capture_default_str();
+  add_read_options(*cmd, opts->read);
   cmd->add_option("--users", opts->synth_users, "Users per synthetic domain")
       ->capture_default_str()
       ->check(CLI::Range(5, 1000000));

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "data/split.h"
+#include "read_options.h"
 #include "train/loid_train.h"
 #include "train/pretrain.h"
 
@@ -70,6 +71,7 @@ void add_pretrain(CLI::App& app) {
   cmd->add_option("--encoder", o->encoder_dir,
                   "Encoder directory; default: the installed USE-Lite (models/use_lite)");
   cmd->add_option("--out", o->out, "Plugin (PEFT adapter) directory to write")->required();
+  add_read_options(*cmd, o->read);
   add_split_flags(*cmd, o->split, ratios);
   add_lora_flags(*cmd, o->lora);
   add_regressor_flags(*cmd, o->train, "", "training");
@@ -108,6 +110,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--encoder", o->encoder_dir,
                   "Encoder directory; default: the installed USE-Lite (models/use_lite)");
   cmd->add_option("--out", o->out, "Run directory")->required();
+  add_read_options(*cmd, o->read);
   cmd->add_option("--plugin", o->plugins.dirs, "Source plugin directory (repeatable)");
   cmd->add_option("--merge", o->plugins.merge,
                   "How several plugins join: stack (each its own frozen adapter), or merged "

@@ -237,7 +237,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // The sections of the settings that the requested models depend on.
 std::set<std::string> sections_needed(const std::vector<std::string>& models) {
-  std::set<std::string> s = {"data", "split"};
+  std::set<std::string> s = {"data", "read", "split"};
   for (const auto& m : models) {
     if (m == "bias" || m == "mf") s.insert("mf");
     if (is_loid_model(m)) s.insert("loid");
@@ -326,6 +326,7 @@ namespace {
 json settings_sections(const BenchOptions& o, const std::set<std::string>& needed) {
   json s = json::object();
   if (needed.count("data")) s["data"] = file_fingerprint_json(o.data);
+  if (needed.count("read")) s["read"] = read_options_json(o.read);
   if (needed.count("split")) s["split"] = {o.split.train, o.split.validation, o.split.test};
   if (needed.count("mf"))
     s["mf"] = {{"factors", o.mf_factors}, {"regularization", o.mf_regularization}};
@@ -337,6 +338,7 @@ json settings_sections(const BenchOptions& o, const std::set<std::string>& neede
     t.split.seed = 0;
     t.plugins.dirs.clear();
     s["loid"] = train_config_json(t);
+    s["loid"].erase("read");  // its own section, shared by every model
   }
   if (needed.count("plugin")) {
     json plugin = json::object();
@@ -609,6 +611,7 @@ std::vector<std::string> ensure_plugin(const BenchOptions& o, std::ostream& log,
   }
   PretrainOptions p = o.pretrain;
   p.data = o.sources;
+  p.read = o.read;
   p.encoder_dir = o.loid.encoder_dir;
   p.out = dir;
   p.lora = o.loid.lora;
@@ -655,6 +658,7 @@ json run_loid_cell(const std::string& model, const SeedData& s, const BenchOptio
   const auto t0 = std::chrono::steady_clock::now();
   LoidTrainOptions t = o.loid;
   t.data = o.data;
+  t.read = o.read;
   t.split = s.split_options;
   t.relora.seed = s.seed;
   t.plugins.dirs = model == "loid+plugin" ? plugin_dirs : std::vector<std::string>{};
@@ -742,11 +746,14 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
   make_dirs(o.out + "/" + kBenchCells);
   check_and_record_config(o, o.models);
 
-  const DomainData domain = load_domain(o.data, [&] {
-    SplitOptions s = o.split;
-    s.seed = o.seeds.front();
-    return s;
-  }());
+  const DomainData domain = load_domain(
+      o.data,
+      [&] {
+        SplitOptions s = o.split;
+        s.seed = o.seeds.front();
+        return s;
+      }(),
+      o.read);
   log << "bench: " << o.data << ": " << domain.dataset.num_reviews() << " reviews, "
       << domain.dataset.num_users() << " users, " << domain.dataset.num_items() << " items; "
       << o.models.size() << " model(s) x " << o.seeds.size() << " seed(s) -> " << o.out

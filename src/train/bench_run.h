@@ -51,6 +51,7 @@ struct BenchOptions {
   std::vector<std::uint64_t> seeds = {1, 2, 3, 4, 5};  // split (and training) seeds
   std::string out;     // bench directory: bench_config.json, cells/, results.*
   SplitOptions split;  // ratios (the seed is taken from `seeds` per cell)
+  ReadOptions read;    // how the data (and source) files are read: --text, --duplicates, ...
 
   // mf: the (factors, regularisation) pair with the lowest validation MSE; bias: factors 0 with
   // the regularisation grid. Wider than `loid demo`'s (8 x {0.01, 0.05, 0.2}), whose best choice

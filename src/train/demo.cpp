@@ -86,8 +86,8 @@ DemoResult run_demo(const DemoOptions& o, std::ostream& out) {
   if (o.loid && sources.empty())
     throw UsageError("demo: give --source file(s) for the plugin, or run with --baselines-only");
   out << "2. Reading reviews\n";
-  for (const auto& s : sources) describe_file(read_reviews(s), out);
-  ReviewFile target_file = read_reviews(target);
+  for (const auto& s : sources) describe_file(read_reviews(s, o.read), out);
+  ReviewFile target_file = read_reviews(target, o.read);
   describe_file(target_file, out);
 
   Dataset dataset(std::move(target_file.reviews));
@@ -142,6 +142,7 @@ DemoResult run_demo(const DemoOptions& o, std::ostream& out) {
   const auto t0 = std::chrono::steady_clock::now();
   PretrainOptions po;
   po.data = sources;
+  po.read = o.read;
   po.encoder_dir = o.encoder_dir;
   po.out = o.out + "/plugin";
   po.split.seed = o.seed;
@@ -167,6 +168,7 @@ DemoResult run_demo(const DemoOptions& o, std::ostream& out) {
   auto train_options = [&](const std::string& dir, bool with_plugin) {
     LoidTrainOptions t;
     t.data = target;
+    t.read = o.read;
     t.encoder_dir = o.encoder_dir;
     t.out = dir;
     t.split = split_options;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "data/reader.h"
+
 namespace loid {
 
 struct DemoOptions {
@@ -15,6 +17,7 @@ struct DemoOptions {
   std::vector<std::string> sources;  // source-domain files (synthesised with the target when empty)
   std::string out = "runs/demo";     // working directory: corpus, split.tsv, plugin, runs
   std::uint64_t seed = 1;            // split seed (and corpus seed when synthesising)
+  ReadOptions read;                  // how the files are read (--text, --duplicates, ...)
   std::int64_t synth_users = 300;    // users per synthetic domain
   std::int64_t synth_items = 120;    // items per synthetic domain
   bool loid = true;                  // also pretrain a plugin and train LoID (else baselines only)

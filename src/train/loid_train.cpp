@@ -37,6 +37,7 @@ using json = nlohmann::json;
 json train_config_json(const LoidTrainOptions& o) {
   return {
       {"data", o.data},
+      {"read", read_options_json(o.read)},
       {"encoder", o.encoder_dir},
       {"split", {{"seed", o.split.seed},
                  {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
@@ -306,10 +307,15 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
     if (e2e) throw UsageError("--reuse-text-stage needs --encoder-mode frozen");
     const std::string from = o.reuse_text_stage;
     const json other = json::parse(read_file(from + "/" + kRunConfig)).at("settings");
-    for (const char* key : {"data", "split", "encoder", "plugins", "protocol", "lora", "relora"}) {
-      if (other.at(key) != config.at(key))
+    for (const char* key :
+         {"data", "read", "split", "encoder", "plugins", "protocol", "lora", "relora"}) {
+      // A run written before "read" was recorded read its data with the default settings.
+      const json theirs = std::string(key) == "read"
+                              ? read_options_json(read_options_from_json(other.value("read", json())))
+                              : other.at(key);
+      if (theirs != config.at(key))
         throw UsageError("--reuse-text-stage " + from + ": its setting '" + key +
-                         "' differs from this run's (" + other.at(key).dump() + " vs " +
+                         "' differs from this run's (" + theirs.dump() + " vs " +
                          config.at(key).dump() + ")");
     }
     if (other.at("encoder_mode") != "frozen")
@@ -335,7 +341,7 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
   log(std::string("loid train ") + version() + " (" + git_version() + ")" + tag);
 
   // Data, split and histories.
-  DomainData d = load_domain(o.data, o.split);
+  DomainData d = load_domain(o.data, o.split, o.read);
   log(describe_domain(d));
   const std::int64_t texts_seen = held_out_texts_seen_in_train(d);
   if (texts_seen > 0)

@@ -28,6 +28,7 @@ struct LoidTrainOptions {
   std::string encoder_dir;     // "" = installed default (USE-Lite)
   std::string out;             // run directory
   SplitOptions split;          // --seed and --split-ratios: the same split as `loid data split`
+  ReadOptions read;            // --text, --duplicates, ...: how the data file is read
   PluginOptions plugins;       // source plugins and how they join
   Protocol protocol = Protocol::kLeakFree;
   std::string encoder_mode = "frozen";  // "frozen" or "end-to-end"

@@ -44,7 +44,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   std::vector<std::string> train_texts, val_texts;
   std::vector<float> train_ratings, val_ratings;
   for (const auto& path : o.data) {
-    domains.push_back(load_domain(path, o.split));
+    domains.push_back(load_domain(path, o.split, o.read));
     const DomainData& d = domains.back();
     log_info(describe_domain(d));
     const std::int64_t seen = held_out_texts_seen_in_train(d);
@@ -127,6 +127,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
       {"kind", "source_plugin"},
       {"domains", domains_json},
       {"encoder", encoder_dir},
+      {"read", read_options_json(o.read)},
       {"split", {{"seed", o.split.seed},
                  {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
       {"lora", lora_json(lora)},

@@ -23,6 +23,7 @@ struct PretrainOptions {
   std::string encoder_dir;        // "" = installed default (USE-Lite)
   std::string out;                // PEFT adapter directory to write
   SplitOptions split;             // seed and ratios, as `loid data split`
+  ReadOptions read;               // how every file is read (--text, --duplicates, ...)
   LoraConfig lora;                // r, alpha, dropout, target modules (empty = encoder defaults)
   TextRegressorOptions train;     // epochs, batch, learning rate, ...
   std::int64_t head_hidden = 256;

@@ -55,7 +55,8 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
   so.train = s["split"]["ratios"][0];
   so.validation = s["split"]["ratios"][1];
   so.test = s["split"]["ratios"][2];
-  const DomainData d = load_domain(data, so);
+  read_ = read_options_from_json(s.value("read", json()));
+  const DomainData d = load_domain(data, so, read_);
   dataset_ = d.dataset;
   split_ = d.split;
   index_ = std::make_unique<HistoryIndex>(dataset_, split_);
@@ -255,7 +256,7 @@ json LoadedRun::evaluate_test() const {
 }
 
 json LoadedRun::evaluate_file(const std::string& path) const {
-  const ReviewFile f = read_reviews(path);
+  const ReviewFile f = read_reviews(path, read_);
   std::vector<std::int64_t> u, i;
   std::vector<float> y;
   std::vector<std::uint8_t> known;

@@ -18,6 +18,7 @@
 #include "data/context.h"
 #include "data/dataset.h"
 #include "data/history.h"
+#include "data/reader.h"
 #include "data/split.h"
 #include "nn/encoder.h"
 #include "rec/loid_model.h"
@@ -81,6 +82,7 @@ class LoadedRun {
   nlohmann::json config_, metrics_;
   Dataset dataset_;
   Split split_;
+  ReadOptions read_;  // how training read the data file (config.json "read"); eval files alike
   std::unique_ptr<HistoryIndex> index_;
   Histories histories_;
   Protocol protocol_ = Protocol::kLeakFree;

@@ -31,10 +31,11 @@ std::vector<float> DomainData::ratings(const std::vector<std::int64_t>& ids) con
   return out;
 }
 
-DomainData load_domain(const std::string& path, const SplitOptions& split) {
+DomainData load_domain(const std::string& path, const SplitOptions& split,
+                       const ReadOptions& read) {
   DomainData d;
   d.path = path;
-  ReviewFile file = read_reviews(path);
+  ReviewFile file = read_reviews(path, read);
   d.report = file.report;
   if (file.reviews.empty()) throw InputError(path, 0, "no usable reviews in the file");
   d.dataset = Dataset(std::move(file.reviews));
@@ -44,6 +45,27 @@ DomainData load_domain(const std::string& path, const SplitOptions& split) {
                      "too few reviews (" + std::to_string(d.dataset.num_reviews()) +
                          ") to fill train, validation and test");
   return d;
+}
+
+nlohmann::json read_options_json(const ReadOptions& read) {
+  return {{"text", name_of(read.text)},
+          {"duplicates", name_of(read.duplicates)},
+          {"invalid_utf8", name_of(read.invalid_utf8)},
+          {"max_line_bytes", read.max_line_bytes},
+          {"strict", read.strict}};
+}
+
+ReadOptions read_options_from_json(const nlohmann::json& j) {
+  ReadOptions r;
+  if (!j.is_object()) return r;
+  if (j.contains("text")) r.text = text_fields_from_name(j["text"].get<std::string>());
+  if (j.contains("duplicates"))
+    r.duplicates = duplicate_policy_from_name(j["duplicates"].get<std::string>());
+  if (j.contains("invalid_utf8"))
+    r.invalid_utf8 = utf8_policy_from_name(j["invalid_utf8"].get<std::string>());
+  if (j.contains("max_line_bytes")) r.max_line_bytes = j["max_line_bytes"].get<std::size_t>();
+  if (j.contains("strict")) r.strict = j["strict"].get<bool>();
+  return r;
 }
 
 std::int64_t held_out_texts_seen_in_train(const DomainData& d) {

@@ -25,7 +25,18 @@ struct DomainData {
   std::vector<std::string> texts(const std::vector<std::int64_t>& ids) const;
   std::vector<float> ratings(const std::vector<std::int64_t>& ids) const;
 };
-DomainData load_domain(const std::string& path, const SplitOptions& split);
+// `read` chooses the review text (summary+review, review, summary), the duplicate policy and the
+// rest of the reader's settings (data/reader.h); the same choice must be made again wherever the
+// run's data is re-read (config.json records it, see read_options_json).
+DomainData load_domain(const std::string& path, const SplitOptions& split,
+                       const ReadOptions& read = {});
+
+// The reader settings that change which reviews and texts a model sees, as recorded in config
+// files: {"text", "duplicates", "invalid_utf8", "max_line_bytes", "strict"}. From JSON, a missing
+// object (files written before it was recorded) or missing key means the default; a bad name is
+// a UsageError naming the valid ones.
+nlohmann::json read_options_json(const ReadOptions& read);
+ReadOptions read_options_from_json(const nlohmann::json& j);
 
 // Validation/test reviews whose text is identical to some training review's text. Amazon 2018 files
 // repeat one review across an item's variants (different asins), so most of their held-out texts

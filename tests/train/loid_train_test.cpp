@@ -18,6 +18,7 @@
 #include "support/tiny_run.h"
 #include "train/loid_train.h"
 #include "train/pretrain.h"
+#include "train/run.h"
 #include "train/text_regressor.h"
 
 namespace loid {
@@ -195,6 +196,79 @@ TEST(LoidTrain, ReusingTheTextStageGivesTheSameRun) {
   c.reuse_text_stage = a.out;
   c.lora.r = 8;
   EXPECT_NE(testing::error_of<UsageError>([&] { run_loid_train(c); }).find("'lora' differs"),
+            std::string::npos);
+}
+
+TEST(ReadOptionsJson, RoundTripsAndDefaultsWhatIsMissing) {
+  ReadOptions r;
+  r.text = TextFields::kSummaryOnly;
+  r.duplicates = DuplicatePolicy::kKeepAll;
+  r.invalid_utf8 = Utf8Policy::kSkip;
+  r.max_line_bytes = 4096;
+  r.strict = true;
+  const json j = read_options_json(r);
+  EXPECT_EQ(j["text"], "summary");
+  EXPECT_EQ(j["duplicates"], "all");
+  EXPECT_EQ(read_options_json(read_options_from_json(j)), j);
+  // Written before "read" was recorded: the reader's defaults.
+  EXPECT_EQ(read_options_json(read_options_from_json(json())), read_options_json(ReadOptions{}));
+  EXPECT_EQ(read_options_json(read_options_from_json(json{{"text", "review"}}))["duplicates"],
+            "latest");
+  EXPECT_NE(testing::error_of<UsageError>(
+                [] { read_options_from_json(json{{"text", "title-only"}}); })
+                .find("title-only"),
+            std::string::npos);
+}
+
+// The target file with 25 repeated (user, item) pairs carrying another rating and text: the
+// default policy keeps one review per pair, --duplicates all keeps every line.
+std::string corpus_with_repeats(int* lines_out) {
+  const std::string path = testing::temp_dir("train_read_corpus") + "/repeats.json";
+  std::ifstream in(corpus()[1]);
+  std::ofstream out(path);
+  std::string line;
+  std::vector<json> rows;
+  while (std::getline(in, line))
+    if (!line.empty()) rows.push_back(json::parse(line));
+  for (const auto& r : rows) out << r.dump() << "\n";
+  for (std::size_t i = 0; i < 25; ++i) {
+    json r = rows[i * 7 % rows.size()];
+    r["overall"] = r["overall"].get<double>() > 3 ? 1.0 : 5.0;
+    r["reviewText"] = "repeated review " + std::to_string(i);
+    out << r.dump() << "\n";
+  }
+  *lines_out = static_cast<int>(rows.size()) + 25;
+  return path;
+}
+
+TEST(LoidTrain, ReadOptionsAreRecordedAndUsedAgainWhenTheRunIsLoaded) {
+  int lines = 0;
+  const std::string data = corpus_with_repeats(&lines);
+  auto o = tiny_train(testing::temp_dir("train_read_all"));
+  o.data = data;
+  o.read.duplicates = DuplicatePolicy::kKeepAll;
+  o.read.text = TextFields::kReviewOnly;
+  const json m = run_loid_train(o).metrics;
+  const json c = read_json(o.out + "/" + kRunConfig);
+  EXPECT_EQ(c["settings"]["read"]["duplicates"], "all");
+  EXPECT_EQ(c["settings"]["read"]["text"], "review");
+  EXPECT_EQ(m["data"]["reviews"].get<int>(), lines);
+
+  // Loading the run reads the file as training did: every line, the same split and test rows.
+  const LoadedRun run(o.out);
+  EXPECT_EQ(run.dataset().num_reviews(), lines);
+  EXPECT_EQ(run.dataset().review(lines - 1).text, "repeated review 24");
+  EXPECT_NEAR(run.evaluate_test()["mse"].get<double>(), m["test"]["mse"].get<double>(), 1e-6);
+
+  // The default policy reads fewer reviews, so its text stage cannot be reused by this run.
+  auto d = tiny_train(testing::temp_dir("train_read_default"));
+  d.data = data;
+  run_loid_train(d);
+  EXPECT_LT(LoadedRun(d.out).dataset().num_reviews(), lines);
+  auto e = o;
+  e.out = testing::temp_dir("train_read_reuse");
+  e.reuse_text_stage = d.out;
+  EXPECT_NE(testing::error_of<UsageError>([&] { run_loid_train(e); }).find("'read' differs"),
             std::string::npos);
 }
 
