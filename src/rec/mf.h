@@ -39,6 +39,10 @@ class BiasedMf {
   std::vector<float> predict(const RatingRows& rows) const;
   int best_epoch() const { return best_epoch_; }
   double best_validation_mse() const { return best_validation_mse_; }
+  // The fitted terms: mu, and b_u / b_i per user / item id (0 for ids without training rows).
+  float mean() const { return mu_; }
+  const std::vector<float>& user_biases() const { return bu_; }
+  const std::vector<float>& item_biases() const { return bi_; }
 
  private:
   int k_ = 0;

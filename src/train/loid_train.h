@@ -48,6 +48,11 @@ struct LoidTrainOptions {
   double lambda = 0.2;              // weight of the triplet loss
   double margin = 1.0;              // triplet margin D
   bool id_biases = false;           // extra user/item biases (not in the paper)
+  // With id_biases: start from the biases-only model (mu + b_u + b_i fitted on the training
+  // ratings, regularisation chosen on validation, then kept fixed), the prediction MLP's last
+  // layer at zero, and that starting point kept as "epoch 0" for early stopping. LoID then learns what the review
+  // texts add to the biases, and is never chosen worse than them on validation. Not in the paper.
+  bool fit_id_biases = false;
   double learning_rate = 1e-3;      // Adam
   double weight_decay = 0.0;
   std::int64_t batch_size = 64;

@@ -19,6 +19,7 @@
 #include "train/loid_train.h"
 #include "train/pretrain.h"
 #include "train/run.h"
+#include "rec/mf.h"
 #include "train/text_regressor.h"
 
 namespace loid {
@@ -270,6 +271,43 @@ TEST(LoidTrain, ReadOptionsAreRecordedAndUsedAgainWhenTheRunIsLoaded) {
   e.reuse_text_stage = d.out;
   EXPECT_NE(testing::error_of<UsageError>([&] { run_loid_train(e); }).find("'read' differs"),
             std::string::npos);
+}
+
+TEST(LoidTrain, FittedBiasesStartFromTheBiasesOnlyModel) {
+  auto o = tiny_train(testing::temp_dir("train_fit_biases_none"));
+  o.fit_id_biases = true;
+  EXPECT_NE(testing::error_of<UsageError>([&] { run_loid_train(o); }).find("--id-biases"),
+            std::string::npos);
+
+  // The biases-only model, fitted independently on the same split.
+  const DomainData d = load_domain(corpus()[1], o.split);
+  const RatingRows train = rating_rows(d.dataset, d.split.train);
+  const RatingRows validation = rating_rows(d.dataset, d.split.validation);
+  MfOptions base;
+  base.seed = o.split.seed;
+  const BiasedMf b = select_mf(train, validation, d.dataset.num_users(), d.dataset.num_items(),
+                               {0}, {0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0}, base);
+
+  // No LoID epoch: the run is the starting point, i.e. the biases-only model.
+  o.out = testing::temp_dir("train_fit_biases_0");
+  o.id_biases = true;
+  o.epochs = 0;
+  const json m0 = run_loid_train(o).metrics;
+  EXPECT_EQ(m0["best_epoch"], 0);
+  EXPECT_NEAR(m0["validation"]["mse"].get<double>(), b.best_validation_mse(), 1e-5);
+  const auto test_rows = rating_rows(d.dataset, d.split.test);
+  const auto bp = b.predict(test_rows);
+  double sse = 0.0;
+  for (std::size_t j = 0; j < bp.size(); ++j)
+    sse += (bp[j] - test_rows.rating[j]) * (bp[j] - test_rows.rating[j]);
+  EXPECT_NEAR(m0["test"]["mse"].get<double>(), sse / static_cast<double>(bp.size()), 1e-5);
+
+  // With epochs, the chosen checkpoint is never worse than the start on validation.
+  o.out = testing::temp_dir("train_fit_biases_4");
+  o.epochs = 4;
+  const json m4 = run_loid_train(o).metrics;
+  EXPECT_LE(m4["validation"]["mse"].get<double>(), m0["validation"]["mse"].get<double>() + 1e-9);
+  EXPECT_EQ(read_json(o.out + "/" + kRunConfig)["settings"]["model"]["fit_id_biases"], true);
 }
 
 TEST(LoidTrain, PaperLeakyProtocolIsLabelledEverywhere) {
