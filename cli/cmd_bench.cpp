@@ -92,10 +92,9 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--lambda", t.lambda, "Weight of the triplet loss")->capture_default_str();
   cmd->add_flag("--id-biases", t.id_biases, "Trained user and item biases (not in the paper)");
   cmd->add_flag("--fit-id-biases", t.fit_id_biases,
-                "With --id-biases: start from the biases-only model fitted on the training ratings, "
-                "biases then fixed "
-                "(MLP output at zero; kept as epoch 0 if no epoch beats it on validation). Not in "
-                "the paper");
+                "With --id-biases: start from the biases-only model fitted on the training "
+                "ratings, biases then fixed (MLP output at zero; kept as epoch 0 if no epoch beats "
+                "it on validation). Not in the paper");
   cmd->add_option("--lr", t.learning_rate, "LoID Adam learning rate")->capture_default_str();
   cmd->add_option("--batch-size", t.batch_size, "LoID rows per step")
       ->check(CLI::Range(2, 1 << 20))

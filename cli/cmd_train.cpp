@@ -149,10 +149,9 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--id-biases", o->id_biases,
                 "Add trained user and item biases to the prediction (not in the paper)");
   cmd->add_flag("--fit-id-biases", o->fit_id_biases,
-                "With --id-biases: start from the biases-only model fitted on the training ratings, "
-                "biases then fixed "
-                "(MLP output at zero; kept as epoch 0 if no epoch beats it on validation). Not in "
-                "the paper");
+                "With --id-biases: start from the biases-only model fitted on the training "
+                "ratings, biases then fixed (MLP output at zero; kept as epoch 0 if no epoch beats "
+                "it on validation). Not in the paper");
   cmd->add_option("--lr", o->learning_rate, "LoID Adam learning rate")->capture_default_str();
   cmd->add_option("--weight-decay", o->weight_decay, "LoID Adam weight decay")
       ->capture_default_str();
