@@ -318,9 +318,10 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
     for (const char* key :
          {"data", "read", "split", "encoder", "plugins", "protocol", "lora", "relora"}) {
       // A run written before "read" was recorded read its data with the default settings.
-      const json theirs = std::string(key) == "read"
-                              ? read_options_json(read_options_from_json(other.value("read", json())))
-                              : other.at(key);
+      const json theirs =
+          std::string(key) == "read"
+              ? read_options_json(read_options_from_json(other.value("read", json())))
+              : other.at(key);
       if (theirs != config.at(key))
         throw UsageError("--reuse-text-stage " + from + ": its setting '" + key +
                          "' differs from this run's (" + theirs.dump() + " vs " +
