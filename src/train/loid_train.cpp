@@ -375,6 +375,9 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
   const bool has_target = o.relora.epochs > 0 || e2e;
   LoraConfig lora = o.lora;
   if (has_target) {
+    // The target's A matrices are drawn from torch's global generator, whose unseeded state is
+    // random per process: seed it first, or no two runs would start from the same adapter.
+    torch::manual_seed(o.split.seed);
     const auto targets = inject_lora(*encoder, lora);
     if (lora.target_modules.empty()) lora.target_modules = targets;
   }

@@ -68,6 +68,8 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   const std::string encoder_dir = resolve_encoder_dir(o.encoder_dir);
   auto encoder = load_encoder(encoder_dir);
   LoraConfig lora = o.lora;
+  // Seeded before the LoRA A matrices are drawn (torch's unseeded generator is random per process).
+  torch::manual_seed(o.split.seed);
   const std::vector<std::string> targets = inject_lora(*encoder, lora);
   if (lora.target_modules.empty()) lora.target_modules = targets;
   torch::manual_seed(o.split.seed);
