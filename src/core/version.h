@@ -5,6 +5,6 @@
 namespace loid {
 
 const char* version();      // e.g. "0.1.0"
-const char* git_version();  // `git describe --always --dirty` at configure time, or "unknown"
+const char* git_version();  // `git describe --always --dirty` when last built, or "unknown"
 
 }  // namespace loid
