@@ -20,6 +20,15 @@ void add_read_options(CLI::App& cmd, loid::ReadOptions& opts) {
       ->type_name("latest|first|all")
       ->default_str(loid::name_of(opts.duplicates));
   cmd.add_option_function<std::string>(
+         "--repeated-texts",
+         [&opts](const std::string& v) {
+           opts.repeated_texts = loid::repeated_text_policy_from_name(v);
+         },
+         "A user's review repeating, word for word, an earlier review of that user (Amazon 2018 "
+         "files post one review on every variant of an item): keep, or drop (the first stays)")
+      ->type_name("keep|drop")
+      ->default_str(loid::name_of(opts.repeated_texts));
+  cmd.add_option_function<std::string>(
          "--invalid-utf8",
          [&opts](const std::string& v) { opts.invalid_utf8 = loid::utf8_policy_from_name(v); },
          "Lines with invalid UTF-8: repair (U+FFFD, counted) or skip")

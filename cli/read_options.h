@@ -8,7 +8,7 @@
 
 namespace loid::cli {
 
-// Adds --strict, --text, --duplicates, --invalid-utf8 and --max-line-bytes to `cmd`, writing into
+// Adds --strict, --text, --duplicates, --repeated-texts, --invalid-utf8 and --max-line-bytes to `cmd`, writing into
 // `opts` (which must outlive parsing). Unknown names raise loid::UsageError during parsing.
 void add_read_options(CLI::App& cmd, loid::ReadOptions& opts);
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "core/progress.h"
@@ -453,6 +454,30 @@ std::int64_t apply_duplicate_policy(std::vector<Review>& reviews, DuplicatePolic
   return dropped;
 }
 
+// Drops a user's review whose non-empty text equals an earlier kept review's of the same user;
+// returns how many were dropped.
+std::int64_t apply_repeated_text_policy(std::vector<Review>& reviews, RepeatedTextPolicy policy) {
+  if (policy == RepeatedTextPolicy::kKeep) return 0;
+  std::unordered_set<std::string> seen;
+  seen.reserve(reviews.size());
+  std::vector<Review> kept;
+  kept.reserve(reviews.size());
+  std::string key;
+  for (Review& r : reviews) {
+    if (!r.empty_text) {
+      key.assign(std::to_string(r.user.size()));
+      key += ':';
+      key += r.user;
+      key += r.text;
+      if (!seen.insert(key).second) continue;
+    }
+    kept.push_back(std::move(r));
+  }
+  const auto dropped = static_cast<std::int64_t>(reviews.size() - kept.size());
+  reviews = std::move(kept);
+  return dropped;
+}
+
 // Reading state of one file: the format, the CSV header and pending multi-line CSV records.
 class FileReader {
  public:
@@ -623,6 +648,7 @@ ReviewFile FileReader::run() {
   progress.finish();
   if (format_ == Format::kUnknown) rep.format = "empty";
   rep.duplicates_dropped = apply_duplicate_policy(out_.reviews, opt_.duplicates);
+  rep.repeated_texts_dropped = apply_repeated_text_policy(out_.reviews, opt_.repeated_texts);
   rep.kept = static_cast<std::int64_t>(out_.reviews.size());
   for (const Review& r : out_.reviews) {
     rep.empty_text += r.empty_text ? 1 : 0;
@@ -669,6 +695,12 @@ Utf8Policy utf8_policy_from_name(const std::string& name) {
                                {{"repair", Utf8Policy::kRepair}, {"skip", Utf8Policy::kSkip}});
 }
 
+RepeatedTextPolicy repeated_text_policy_from_name(const std::string& name) {
+  return from_name<RepeatedTextPolicy>(
+      name, "repeated-text policy",
+      {{"keep", RepeatedTextPolicy::kKeep}, {"drop", RepeatedTextPolicy::kDrop}});
+}
+
 std::string name_of(TextFields v) {
   switch (v) {
     case TextFields::kSummaryAndReview:
@@ -695,6 +727,10 @@ std::string name_of(DuplicatePolicy v) {
 
 std::string name_of(Utf8Policy v) {
   return v == Utf8Policy::kRepair ? "repair" : "skip";
+}
+
+std::string name_of(RepeatedTextPolicy v) {
+  return v == RepeatedTextPolicy::kKeep ? "keep" : "drop";
 }
 
 }  // namespace loid

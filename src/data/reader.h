@@ -17,11 +17,16 @@ namespace loid {
 enum class TextFields { kSummaryAndReview, kReviewOnly, kSummaryOnly };
 enum class DuplicatePolicy { kKeepLatest, kKeepFirst, kKeepAll };
 enum class Utf8Policy { kRepair, kSkip };
+// A user's review whose text repeats, word for word, an earlier kept review of the same user (Amazon
+// 2018 files post one review on every variant of an item): keep it, or drop it (the first line of
+// each (user, text) stays; empty texts are never dropped). Applied after the duplicate policy.
+enum class RepeatedTextPolicy { kKeep, kDrop };
 
 struct ReadOptions {
   TextFields text = TextFields::kSummaryAndReview;            // which fields make Review::text
   DuplicatePolicy duplicates = DuplicatePolicy::kKeepLatest;  // for repeated (user, item) pairs
   Utf8Policy invalid_utf8 = Utf8Policy::kRepair;  // repair with U+FFFD, or skip the line
+  RepeatedTextPolicy repeated_texts = RepeatedTextPolicy::kKeep;
   bool strict = false;                            // throw on the first problem
   std::size_t max_line_bytes = 1 << 20;           // longer lines are skipped ("line too long")
   std::size_t max_examples = 5;                   // line numbers remembered per skip reason
@@ -36,12 +41,13 @@ struct ReadReport {
   std::string file;
   std::string format;  // "json", "python-literal", "tsv", "csv", "empty"
   // Non-blank data lines (not a TSV/CSV header; a multi-line CSV record counts once); always
-  // kept + duplicates_dropped + skipped_total().
+  // kept + duplicates_dropped + repeated_texts_dropped + skipped_total().
   std::int64_t lines = 0;
   std::int64_t kept = 0;                     // records returned
   std::int64_t empty_text = 0;               // kept, flagged
   std::int64_t utf8_repaired = 0;            // kept after repair
   std::int64_t duplicates_dropped = 0;       // removed by the duplicate policy
+  std::int64_t repeated_texts_dropped = 0;   // removed by the repeated-text policy
   std::map<std::string, SkipCount> skipped;  // reason -> count and first lines
   std::int64_t skipped_total() const;
 };
@@ -76,12 +82,15 @@ inline constexpr const char* kSkipLineTooLong = "line too long";
 inline constexpr const char* kSkipTruncatedGzip = "truncated gzip";
 
 // Option names as the CLI spells them ("summary+review", "review", "summary"; "latest", "first",
-// "all"; "repair", "skip"). The *_from_name functions throw UsageError listing the valid names.
+// "all"; "repair", "skip"; "keep", "drop"). The *_from_name functions throw UsageError listing the
+// valid names.
 TextFields text_fields_from_name(const std::string& name);
 DuplicatePolicy duplicate_policy_from_name(const std::string& name);
 Utf8Policy utf8_policy_from_name(const std::string& name);
+RepeatedTextPolicy repeated_text_policy_from_name(const std::string& name);
 std::string name_of(TextFields v);
 std::string name_of(DuplicatePolicy v);
 std::string name_of(Utf8Policy v);
+std::string name_of(RepeatedTextPolicy v);
 
 }  // namespace loid

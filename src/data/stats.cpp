@@ -110,6 +110,7 @@ DataStats compute_stats(const ReviewFile& file) {
   st.lines = rep.lines;
   st.records = static_cast<std::int64_t>(file.reviews.size());
   st.duplicates_dropped = rep.duplicates_dropped;
+  st.repeated_texts_dropped = rep.repeated_texts_dropped;
   st.empty_text = rep.empty_text;
   st.utf8_repaired = rep.utf8_repaired;
   st.skipped = rep.skipped;
@@ -148,7 +149,10 @@ std::string format_stats(const DataStats& s) {
   row("lines", with_commas(s.lines) + " non-blank data lines");
   row("records", with_commas(s.records) + " kept, " + with_commas(s.skipped_total) +
                      " lines skipped, " + with_commas(s.duplicates_dropped) +
-                     " duplicates dropped");
+                     " duplicates dropped" +
+                     (s.repeated_texts_dropped > 0
+                          ? ", " + with_commas(s.repeated_texts_dropped) + " repeated texts dropped"
+                          : std::string()));
   const double cells = static_cast<double>(s.users) * static_cast<double>(s.items);
   row("users / items", with_commas(s.users) + " / " + with_commas(s.items) + " (density " +
                            fmt("%.3f", cells > 0 ? 100.0 * s.records / cells : 0.0) + "%)");
@@ -198,6 +202,7 @@ nlohmann::ordered_json stats_to_json(const DataStats& s) {
           {"text_chars", length_json(s.chars)},
           {"text_tokens", length_json(s.tokens)},
           {"duplicates_dropped", s.duplicates_dropped},
+          {"repeated_texts_dropped", s.repeated_texts_dropped},
           {"empty_text", s.empty_text},
           {"utf8_repaired", s.utf8_repaired},
           {"skipped_total", s.skipped_total},

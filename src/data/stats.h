@@ -43,6 +43,7 @@ struct DataStats {
   LengthSummary chars;                       // Review::text length in Unicode code points
   LengthSummary tokens;                      // Review::text length in whitespace-separated tokens
   std::int64_t duplicates_dropped = 0;       // by the duplicate policy
+  std::int64_t repeated_texts_dropped = 0;   // by the repeated-text policy
   std::int64_t empty_text = 0;               // kept with Review::empty_text
   std::int64_t utf8_repaired = 0;            // kept after U+FFFD repair
   std::map<std::string, SkipCount> skipped;  // reason -> count and first line numbers

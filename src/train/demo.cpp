@@ -54,6 +54,8 @@ void describe_file(const ReviewFile& f, std::ostream& out) {
       << " lines";
   if (r.skipped_total() > 0) out << ", " << r.skipped_total() << " skipped";
   if (r.duplicates_dropped > 0) out << ", " << r.duplicates_dropped << " duplicates dropped";
+  if (r.repeated_texts_dropped > 0)
+    out << ", " << r.repeated_texts_dropped << " repeated texts dropped";
   if (r.empty_text > 0) out << ", " << r.empty_text << " with empty text";
   out << "\n";
 }

@@ -50,6 +50,7 @@ DomainData load_domain(const std::string& path, const SplitOptions& split,
 nlohmann::json read_options_json(const ReadOptions& read) {
   return {{"text", name_of(read.text)},
           {"duplicates", name_of(read.duplicates)},
+          {"repeated_texts", name_of(read.repeated_texts)},
           {"invalid_utf8", name_of(read.invalid_utf8)},
           {"max_line_bytes", read.max_line_bytes},
           {"strict", read.strict}};
@@ -61,6 +62,8 @@ ReadOptions read_options_from_json(const nlohmann::json& j) {
   if (j.contains("text")) r.text = text_fields_from_name(j["text"].get<std::string>());
   if (j.contains("duplicates"))
     r.duplicates = duplicate_policy_from_name(j["duplicates"].get<std::string>());
+  if (j.contains("repeated_texts"))
+    r.repeated_texts = repeated_text_policy_from_name(j["repeated_texts"].get<std::string>());
   if (j.contains("invalid_utf8"))
     r.invalid_utf8 = utf8_policy_from_name(j["invalid_utf8"].get<std::string>());
   if (j.contains("max_line_bytes")) r.max_line_bytes = j["max_line_bytes"].get<std::size_t>();

@@ -32,9 +32,9 @@ DomainData load_domain(const std::string& path, const SplitOptions& split,
                        const ReadOptions& read = {});
 
 // The reader settings that change which reviews and texts a model sees, as recorded in config
-// files: {"text", "duplicates", "invalid_utf8", "max_line_bytes", "strict"}. From JSON, a missing
-// object (files written before it was recorded) or missing key means the default; a bad name is
-// a UsageError naming the valid ones.
+// files: {"text", "duplicates", "repeated_texts", "invalid_utf8", "max_line_bytes", "strict"}.
+// From JSON, a missing object (files written before it was recorded) or missing key means the
+// default; a bad name is a UsageError naming the valid ones.
 nlohmann::json read_options_json(const ReadOptions& read);
 ReadOptions read_options_from_json(const nlohmann::json& j);
 

@@ -46,7 +46,8 @@ const SkipCount& skip(const ReviewFile& f, const char* reason) {
 
 // Every non-blank line is a record, a duplicate or a skip.
 void expect_accounting(const ReviewFile& f) {
-  EXPECT_EQ(f.report.lines, f.report.kept + f.report.duplicates_dropped + f.report.skipped_total());
+  EXPECT_EQ(f.report.lines, f.report.kept + f.report.duplicates_dropped +
+                                f.report.repeated_texts_dropped + f.report.skipped_total());
   EXPECT_EQ(f.report.kept, static_cast<std::int64_t>(f.reviews.size()));
 }
 
@@ -180,6 +181,42 @@ TEST_F(ReaderTest, DuplicatePolicies) {
   EXPECT_EQ(lines_of(f), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(f.report.duplicates_dropped, 0);
   expect_accounting(f);
+}
+
+TEST_F(ReaderTest, RepeatedTextPolicy) {
+  // u1 posts one review on three variants (i1, i2, i3) and another on i4; u2 posts u1's first
+  // text on i1; u3 has two empty texts. Only u1's repeats go.
+  const std::string p = testing::temp_dir("reader_repeated_texts") + "/repeated.json";
+  {
+    std::ofstream out(p);
+    auto line = [&](const char* u, const char* i, const char* text) {
+      out << "{\"reviewerID\": \"" << u << "\", \"asin\": \"" << i << "\", \"overall\": 4.0"
+          << (text ? std::string(", \"reviewText\": \"") + text + "\"" : std::string())
+          << ", \"unixReviewTime\": 1}\n";
+    };
+    line("u1", "i1", "Great strings");
+    line("u1", "i2", "Great strings");
+    line("u1", "i3", "Great strings");
+    line("u1", "i4", "Too bright");
+    line("u2", "i1", "Great strings");
+    line("u3", "i1", nullptr);
+    line("u3", "i2", nullptr);
+  }
+  ReadOptions o;
+  ReviewFile f = read_reviews(p, o);
+  EXPECT_EQ(f.reviews.size(), 7u);
+  EXPECT_EQ(f.report.repeated_texts_dropped, 0);
+  expect_accounting(f);
+
+  o.repeated_texts = RepeatedTextPolicy::kDrop;
+  f = read_reviews(p, o);
+  EXPECT_EQ(lines_of(f), (std::vector<std::int64_t>{1, 4, 5, 6, 7}));
+  EXPECT_EQ(f.report.repeated_texts_dropped, 2);
+  expect_accounting(f);
+
+  EXPECT_EQ(repeated_text_policy_from_name("drop"), RepeatedTextPolicy::kDrop);
+  EXPECT_EQ(name_of(RepeatedTextPolicy::kKeep), "keep");
+  EXPECT_THROW(repeated_text_policy_from_name("first"), UsageError);
 }
 
 TEST_F(ReaderTest, PythonLiteralLines) {
@@ -460,6 +497,16 @@ TEST_F(ReaderTest, RealAllBeauty2018Duplicates) {
   ReadOptions all;
   all.duplicates = DuplicatePolicy::kKeepAll;
   EXPECT_EQ(read_reviews(p, all).reviews.size(), 5269u);
+
+  // Dropping repeated texts leaves every (user, non-empty text) once.
+  ReadOptions drop;
+  drop.repeated_texts = RepeatedTextPolicy::kDrop;
+  const ReviewFile d = read_reviews(p, drop);
+  EXPECT_GT(d.report.repeated_texts_dropped, 0);
+  expect_accounting(d);
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const Review& r : d.reviews)
+    if (!r.empty_text) EXPECT_TRUE(seen.emplace(r.user, r.text).second) << r.user;
 }
 
 TEST_F(ReaderTest, RealAmazonFashion2018Duplicates) {
