@@ -424,6 +424,14 @@ bool is_blank(std::string_view s) {
   return trim(s).empty();
 }
 
+// A map key for (user, second) that no other pair shares: the user's length, ':', user, second.
+void user_pair_key(std::string& key, const std::string& user, const std::string& second) {
+  key.assign(std::to_string(user.size()));
+  key += ':';
+  key += user;
+  key += second;
+}
+
 // Keeps one record per (user, item) according to the policy; returns how many were dropped.
 std::int64_t apply_duplicate_policy(std::vector<Review>& reviews, DuplicatePolicy policy) {
   if (policy == DuplicatePolicy::kKeepAll) return 0;
@@ -431,10 +439,7 @@ std::int64_t apply_duplicate_policy(std::vector<Review>& reviews, DuplicatePolic
   chosen.reserve(reviews.size());
   std::string key;
   for (std::size_t i = 0; i < reviews.size(); ++i) {
-    key.assign(std::to_string(reviews[i].user.size()));
-    key += ':';
-    key += reviews[i].user;
-    key += reviews[i].item;
+    user_pair_key(key, reviews[i].user, reviews[i].item);
     const auto [it, inserted] = chosen.emplace(key, i);
     // Later lines win ties on time, so ">=".
     if (!inserted && policy == DuplicatePolicy::kKeepLatest &&
@@ -465,10 +470,7 @@ std::int64_t apply_repeated_text_policy(std::vector<Review>& reviews, RepeatedTe
   std::string key;
   for (Review& r : reviews) {
     if (!r.empty_text) {
-      key.assign(std::to_string(r.user.size()));
-      key += ':';
-      key += r.user;
-      key += r.text;
+      user_pair_key(key, r.user, r.text);
       if (!seen.insert(key).second) continue;
     }
     kept.push_back(std::move(r));

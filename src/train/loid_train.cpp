@@ -491,12 +491,13 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
                                  kFitBiasRegularization, base, &chosen);
     torch::NoGradGuard no_grad;
     model->mean.fill_(b.mean());
-    auto& ub = model->user_bias->weight;
-    auto& ib = model->item_bias->weight;
-    for (std::size_t u = 0; u < b.user_biases().size(); ++u)
-      ub[static_cast<std::int64_t>(u)][0] = b.user_biases()[u];
-    for (std::size_t i = 0; i < b.item_biases().size(); ++i)
-      ib[static_cast<std::int64_t>(i)][0] = b.item_biases()[i];
+    // Rows 0..n-1 are the known ids; the last row (unknown ids) stays at zero.
+    auto set_rows = [](torch::Tensor& weight, const std::vector<float>& values) {
+      weight.narrow(0, 0, static_cast<std::int64_t>(values.size()))
+          .copy_(torch::tensor(values, torch::kFloat32).unsqueeze(1));
+    };
+    set_rows(model->user_bias->weight, b.user_biases());
+    set_rows(model->item_bias->weight, b.item_biases());
     auto last = model->predictor->ptr<torch::nn::LinearImpl>(3);
     last->weight.zero_();
     last->bias.zero_();
