@@ -133,6 +133,9 @@ void add_bench(CLI::App& app) {
   cmd->add_flag_function(
       "--no-progress", [o](std::int64_t) { o->progress = false; },
       "Plain log lines instead of progress bars");
+  cmd->add_flag("--table-only", o->table_only,
+                "Train nothing: write results.* from the finished cells of OUT (missing cells are "
+                "listed as missing); the settings flags must match the ones that made the cells");
   cmd->callback([o, ratios] {
     loid::parse_split_ratios(*ratios, o->split);
     const loid::BenchResult r = loid::run_bench(*o, std::cout);

@@ -557,7 +557,9 @@ std::string bench_results_markdown(const json& r) {
 namespace {
 
 // Checks bench_config.json against the settings of this call and records the sections it adds.
-void check_and_record_config(const BenchOptions& o, const std::vector<std::string>& models) {
+// With record = false (--table-only) it checks only.
+void check_and_record_config(const BenchOptions& o, const std::vector<std::string>& models,
+                             bool record) {
   const std::string path = o.out + "/" + kBenchConfig;
   const std::set<std::string> needed = sections_needed(models);
   const json settings = settings_sections(o, needed);
@@ -585,6 +587,7 @@ void check_and_record_config(const BenchOptions& o, const std::vector<std::strin
                        "); use another --out, or delete " + o.out + " to start over");
     }
   }
+  if (!record) return;
   for (const auto& name : needed) config["settings"][name] = settings[name];
   config["paths"]["data"] = o.data;
   if (needed.count("plugin")) {
@@ -743,8 +746,14 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
         "bench: loid+plugin needs --source FILE(s) to pretrain a plugin, or --plugin DIR");
   validate_split_options(o.split);
 
-  make_dirs(o.out + "/" + kBenchCells);
-  check_and_record_config(o, o.models);
+  if (o.table_only) {
+    if (!file_exists(o.out + "/" + kBenchConfig))
+      throw UsageError("bench --table-only: " + o.out + " holds no bench (no " + kBenchConfig +
+                       "); run the bench without --table-only first");
+  } else {
+    make_dirs(o.out + "/" + kBenchCells);
+  }
+  check_and_record_config(o, o.models, /*record=*/!o.table_only);
 
   const DomainData domain = load_domain(
       o.data,
@@ -791,6 +800,10 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
         cells.push_back(std::move(cell));
         continue;
       }
+      if (o.table_only) {
+        log << tag << "missing (--table-only: not trained)" << std::endl;
+        continue;
+      }
       if (!s) s = std::make_unique<SeedData>(seed_data(domain.dataset, o.split, seed));
       log << tag << "training" << std::endl;
       json cell;
@@ -830,7 +843,9 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
   result.results = r;
 
   std::vector<Bar> bars;
+  bool any_missing = false;
   for (const auto& row : r["rows"]) {
+    any_missing = any_missing || !row["missing_seeds"].empty();
     bars.push_back({row["model"].get<std::string>(), number_of(row["test_mse"]["mean"]),
                     std::isfinite(number_of(row["test_mse"]["std"]))
                         ? number_of(row["test_mse"]["std"])
@@ -842,7 +857,8 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
       o.out + "/" + kBenchResultsSvg,
       bar_chart_svg(bars,
                     "Test MSE on " + fs::path(o.data).filename().string() + " (mean ± std over " +
-                        std::to_string(o.seeds.size()) + " seeds)",
+                        (any_missing ? "up to " : "") + std::to_string(o.seeds.size()) +
+                        " seeds)",
                     "test MSE"));
   log << "bench: wrote " << o.out << "/" << kBenchResultsMd << ", " << kBenchResultsJson << ", "
       << kBenchResultsSvg << " (" << result.computed.size() << " cell(s) computed, "

@@ -73,6 +73,11 @@ struct BenchOptions {
 
   int threads = 0;       // intra-op threads for the neural models (0 = all cores)
   bool progress = true;  // progress bars inside the cells
+
+  // Train nothing: write the results files from the finished cells only (missing cells are
+  // listed per row as missing_seeds). The directory must hold a bench, and its settings are still
+  // checked against these options, so the table says what made its cells.
+  bool table_only = false;
 };
 
 struct BenchResult {
@@ -82,7 +87,8 @@ struct BenchResult {
   double seconds = 0.0;               // wall time of this call
 };
 
-// Runs every (model, seed) cell not yet finished in options.out, then writes the results files.
+// Runs every (model, seed) cell not yet finished in options.out (none with table_only), then
+// writes the results files.
 // Refuses (UsageError) when options.out holds a bench of another data file or other settings.
 // Progress lines go to `log`, one per cell.
 BenchResult run_bench(const BenchOptions& options, std::ostream& log);

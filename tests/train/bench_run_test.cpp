@@ -280,6 +280,42 @@ TEST(Bench, RefusesChangedDataOrSettings) {
   EXPECT_TRUE(fs::exists(out + "/cells/mf_s1.json"));
 }
 
+TEST(Bench, TableOnlyTrainsNothingAndListsTheMissingCells) {
+  const std::string data = testing::tiny_corpus("bench_t", 60, 30, 7);
+  const std::string out = testing::temp_dir("bench_t_out");
+  std::ostringstream log;
+  BenchOptions o = classical(data, out);
+  o.table_only = true;
+  // No bench there yet: nothing to tabulate, and nothing is created.
+  std::string e = testing::error_of<UsageError>([&] { run_bench(o, log); });
+  EXPECT_NE(e.find("holds no bench"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(out + "/cells"));
+
+  BenchOptions first = classical(data, out);
+  first.seeds = {1};
+  run_bench(first, log);
+  const std::string config = read_file(out + "/bench_config.json");
+
+  o.seeds = {1, 2};
+  const BenchResult r = run_bench(o, log);
+  EXPECT_TRUE(r.computed.empty());
+  EXPECT_EQ(r.reused.size(), 3u);
+  EXPECT_FALSE(fs::exists(out + "/cells/mf_s2.json"));
+  EXPECT_EQ(read_file(out + "/bench_config.json"), config);  // checked, not rewritten
+  for (const auto& row : r.results["rows"]) {
+    EXPECT_EQ(row["seeds"], json::array({1})) << row["model"];
+    EXPECT_EQ(row["missing_seeds"], json::array({2})) << row["model"];
+  }
+  EXPECT_EQ(json::parse(read_file(out + "/results.json")), r.results);
+  EXPECT_NE(read_file(out + "/results.md").find("mf seed 2"), std::string::npos);
+
+  // The settings are still checked.
+  BenchOptions other = o;
+  other.mf_regularization = {0.01};
+  e = testing::error_of<UsageError>([&] { run_bench(other, log); });
+  EXPECT_NE(e.find("other settings"), std::string::npos) << e;
+}
+
 TEST(Bench, LoidCellOnTinyBert) {
   const std::string data = testing::tiny_corpus("bench_d", 40, 20, 6);
   const std::string out = testing::temp_dir("bench_d_out");
