@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "commands.h"
+#include "core/allocator.h"
 #include "core/error.h"
 #include "core/version.h"
 
@@ -32,6 +33,9 @@ int main(int argc, char** argv) {
   loid::cli::add_similarity(app);
 
   try {
+    // Before any thread starts: keeps training's large per-step buffers in the process (see
+    // core/allocator.h; LOID_MALLOC=default keeps glibc's settings).
+    loid::tune_allocator_from_environment();
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
