@@ -10,17 +10,20 @@
 namespace loid {
 namespace {
 
-LoidModelOptions small() {
+LoidModelOptions model_options(std::int64_t users, std::int64_t items, std::int64_t width,
+                               std::int64_t heads, std::int64_t hidden) {
   LoidModelOptions o;
-  o.num_users = 4;
-  o.num_items = 3;
-  o.text_width = 8;
-  o.heads = 2;
-  o.hidden = 6;
+  o.num_users = users;
+  o.num_items = items;
+  o.text_width = width;
+  o.heads = heads;
+  o.hidden = hidden;
   o.dropout = 0.0;
   o.mean_rating = 4.0f;
   return o;
 }
+
+LoidModelOptions small() { return model_options(4, 3, 8, 2, 6); }
 
 TEST(LoidModel, MaskedKeysDoNotMatter) {
   torch::manual_seed(1);
@@ -171,12 +174,7 @@ void expect_precomputed_equals_forward(LoidModelOptions o) {
 
 TEST(LoidModel, PrecomputedEqualsForward) {
   torch::manual_seed(6);
-  LoidModelOptions o;
-  o.num_users = 5;
-  o.num_items = 4;
-  o.text_width = 16;
-  o.heads = 2;
-  o.hidden = 10;
+  LoidModelOptions o = model_options(5, 4, 16, 2, 10);
   o.dropout = 0.3;  // eval mode: no effect
   o.mean_rating = 3.5f;
   expect_precomputed_equals_forward(o);
@@ -184,13 +182,8 @@ TEST(LoidModel, PrecomputedEqualsForward) {
 
 TEST(LoidModel, PrecomputedEqualsForwardWithProjectionAndBiases) {
   torch::manual_seed(7);
-  LoidModelOptions o;
-  o.num_users = 5;
-  o.num_items = 4;
-  o.text_width = 16;
+  LoidModelOptions o = model_options(5, 4, 16, 3, 9);
   o.embed_size = 12;  // a text projection; heads of width 4
-  o.heads = 3;
-  o.hidden = 9;
   o.id_biases = true;
   expect_precomputed_equals_forward(o);
 }
