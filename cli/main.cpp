@@ -6,9 +6,18 @@
 #include "commands.h"
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/thread_wait.h"
 #include "core/version.h"
 
 int main(int argc, char** argv) {
+  // First of all: idle worker threads sleep instead of spinning (core/thread_wait.h). This may
+  // re-execute the program once, with two variables added to the environment.
+  try {
+    loid::apply_thread_wait_from_environment(argv);
+  } catch (const loid::UsageError& e) {
+    std::fprintf(stderr, "loid: usage error: %s\n", e.what());
+    return 2;
+  }
   CLI::App app{"loid: LoRA plugins and ID-text attention for review-based rating prediction"};
   app.set_version_flag("--version", std::string(loid::version()) + " (" + loid::git_version() + ")");
   app.require_subcommand(1);

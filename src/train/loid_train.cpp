@@ -302,6 +302,7 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
                {"version", version()},
                {"git", git_version()},
                {"threads_used", threads},
+               {"runtime", runtime_environment_json()},
                {"settings", config}};
   {
     const FileFingerprint fp = file_fingerprint(o.data);

@@ -1,6 +1,7 @@
 // Shared set-up of the training commands (see setup.h).
 #include "train/setup.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 #include <unordered_set>
@@ -12,6 +13,7 @@
 #include "core/fs.h"
 #include "core/paths.h"
 #include "core/progress.h"
+#include "core/thread_wait.h"
 #include "nn/merge.h"
 #include "nn/peft.h"
 
@@ -150,6 +152,15 @@ int set_threads(int threads) {
   }();
   (void)checked;
   return threads;
+}
+
+nlohmann::json runtime_environment_json() {
+  nlohmann::json j = nlohmann::json::object();
+  for (const char* name : {kOmpWaitPolicy, kOpenblasThreadTimeout, "LOID_MALLOC"}) {
+    const char* v = std::getenv(name);
+    j[name] = v ? nlohmann::json(v) : nlohmann::json(nullptr);
+  }
+  return j;
 }
 
 nlohmann::json lora_json(const LoraConfig& c) {

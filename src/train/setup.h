@@ -72,4 +72,8 @@ int set_threads(int threads);
 // The configuration of a LoRA target as JSON (for configs and adapter metadata).
 nlohmann::json lora_json(const LoraConfig& c);
 
+// The process settings that change speed but not results, for a run's record: the thread-wait
+// variables (core/thread_wait.h) and LOID_MALLOC as this process sees them (null when unset).
+nlohmann::json runtime_environment_json();
+
 }  // namespace loid

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -362,6 +363,44 @@ TEST(LoidTrain, EndToEndModeTrainsTheTargetAdapter) {
   double b_norm = 0;
   for (const auto& [path, ab] : a.modules) b_norm += ab[1].abs().sum().item<double>();
   EXPECT_GT(b_norm, 0.0);  // B starts at zero: only training moves it
+}
+
+}  // namespace
+}  // namespace loid
+
+namespace loid {
+namespace {
+
+// The `loid` executable sets the thread-wait variables and re-executes itself when they are unset
+// (core/thread_wait.h): a run started without them records them as set; a run with the user's own
+// values, or with LOID_THREAD_WAIT=spin, records those instead.
+TEST(LoidTrainCli, RunsWithPassiveThreadWaitUnlessTheUserChoseOtherwise) {
+  const std::string data = testing::tiny_corpus("cli_wait_corpus", 30, 15, 3);
+  const std::string base =
+      testing::cli_path() + " train --data " + data + " --encoder " +
+      testing::golden("bert/tiny") +
+      " --rank 4 --alpha 8 --relora-epochs 1 --relora-max-steps 1 -k 3 --heads 2 --hidden 8"
+      " --epochs 1 --threads 1 --no-progress --force --out ";
+  const std::string strip =
+      "env -u OMP_WAIT_POLICY -u OPENBLAS_THREAD_TIMEOUT -u LOID_THREAD_WAIT_APPLIED "
+      "-u LOID_THREAD_WAIT ";
+  auto runtime_of = [&](const std::string& prefix, const std::string& name) {
+    const std::string out = testing::temp_dir(name);
+    const int rc = std::system((prefix + base + out + " > " + out + ".log 2>&1").c_str());
+    EXPECT_EQ(rc, 0) << read_file(out + ".log");
+    return nlohmann::json::parse(read_file(out + "/config.json")).at("runtime");
+  };
+  nlohmann::json r = runtime_of(strip, "cli_wait_default");
+  EXPECT_EQ(r["OMP_WAIT_POLICY"], "PASSIVE");
+  EXPECT_EQ(r["OPENBLAS_THREAD_TIMEOUT"], "4");
+
+  r = runtime_of(strip + "OMP_WAIT_POLICY=ACTIVE ", "cli_wait_user");
+  EXPECT_EQ(r["OMP_WAIT_POLICY"], "ACTIVE");
+  EXPECT_EQ(r["OPENBLAS_THREAD_TIMEOUT"], "4");
+
+  r = runtime_of(strip + "LOID_THREAD_WAIT=spin ", "cli_wait_spin");
+  EXPECT_TRUE(r["OMP_WAIT_POLICY"].is_null());
+  EXPECT_TRUE(r["OPENBLAS_THREAD_TIMEOUT"].is_null());
 }
 
 }  // namespace
