@@ -33,6 +33,7 @@
 #include "nn/bert.h"
 #include "nn/encode.h"
 #include "nn/lora_inject.h"
+#include "nn/precision.h"
 #include "text/wordpiece.h"
 #include "train/setup.h"
 #include "bench_threads.h"
@@ -233,7 +234,8 @@ std::unique_ptr<TrainSetup> make_train_setup(std::unique_ptr<loid::Encoder> enc)
 }
 
 // One iteration = one training step on the next batch of range(0) consecutive review texts.
-void run_train_steps(benchmark::State& state, TrainSetup& s) {
+void run_train_steps(benchmark::State& state, TrainSetup& s,
+                     loid::ComputeDtype dtype = loid::ComputeDtype::kFloat32) {
   set_bench_threads();
   loid::Progress::set_quiet(true);
   const auto& r = reviews();
@@ -252,8 +254,13 @@ void run_train_steps(benchmark::State& state, TrainSetup& s) {
     next += batch_size;
     s.optimizer->zero_grad();
     auto tb = s.enc->tokenize(batch);
-    auto vectors = s.enc->forward(tb).vectors;  // (B, D)
-    auto loss = torch::mse_loss(s.head->forward(vectors).squeeze(-1), torch::tensor(ratings));
+    torch::Tensor loss;
+    {
+      loid::ComputeDtypeScope scope(dtype);
+      auto vectors = s.enc->forward(tb).vectors;  // (B, D)
+      loss = torch::mse_loss(s.head->forward(vectors).squeeze(-1).to(torch::kFloat32),
+                             torch::tensor(ratings));
+    }
     loss.backward();
     s.optimizer->step();
     benchmark::DoNotOptimize(loss.item<float>());
@@ -303,6 +310,23 @@ void BM_LoraTrainUseLite(benchmark::State& state) {
   run_train_steps(state, *s);
 }
 BENCHMARK(BM_LoraTrainUseLite)->Arg(32)->MinTime(3.0)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The same steps with the forward pass under bfloat16 autocast (--compute-dtype bf16).
+void BM_LoraTrainUseLiteBf16(benchmark::State& state) {
+  if (review_texts().empty())
+    return state.SkipWithError("../shared/data Musical Instruments absent");
+  static std::unique_ptr<TrainSetup> s = []() -> std::unique_ptr<TrainSetup> {
+    const std::string dir = loid::models_dir() + "/use_lite";
+    if (!loid::file_exists(dir + "/config.json")) return nullptr;
+    return make_train_setup(loid::load_encoder(dir));
+  }();
+  if (s == nullptr)
+    return state.SkipWithError(
+        "USE-Lite not installed in models/use_lite (run `loid models install`)");
+  run_train_steps(state, *s, loid::ComputeDtype::kBFloat16);
+}
+BENCHMARK(BM_LoraTrainUseLiteBf16)->Arg(32)->MinTime(3.0)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 // ------------------------------------------------------------------------ peer inputs

@@ -94,6 +94,16 @@ void LoraLinearImpl::add_target(const std::string& name, const LoraConfig& confi
   target_config_ = config;
 }
 
+namespace {
+
+// Under bfloat16 autocast (nn/precision.h) `linear` and `mm` return bfloat16 but the in-place
+// addmm_ is not autocast: B is cast to the output's type (a no-op in float32).
+torch::Tensor as_dtype_of(const torch::Tensor& like, const torch::Tensor& t) {
+  return t.scalar_type() == like.scalar_type() ? t : t.to(like.scalar_type());
+}
+
+}  // namespace
+
 torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = torch::nn::functional::linear(x, weight, bias);  // (..., out)
   if (folded_ || (source_names_.empty() && !has_target())) return y;
@@ -103,15 +113,17 @@ torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {
   const torch::Tensor x2 = x.reshape({-1, in_features()});  // (N, in)
   torch::Tensor y2 = y.view({-1, out_features()});          // (N, out), shares y's storage
   for (size_t s = 0; s < source_names_.size(); ++s) {
-    torch::Tensor h = x2.mm(adapter_a(source_names_[s]).t());                      // (N, r_s)
-    y2.addmm_(h, adapter_b(source_names_[s]).t(), /*beta=*/1, source_scales_[s]);  // (N, out)
+    torch::Tensor h = x2.mm(adapter_a(source_names_[s]).t());                   // (N, r_s)
+    y2.addmm_(h, as_dtype_of(y2, adapter_b(source_names_[s])).t(), /*beta=*/1,
+              source_scales_[s]);  // (N, out)
   }
   if (has_target()) {
     // Dropout only while training; in eval mode x is used as it is (no copy).
     const torch::Tensor xd =
         is_training() ? torch::dropout(x2, target_config_.dropout, true) : x2;      // (N, in)
-    torch::Tensor h = xd.mm(adapter_a(target_name_).t());                           // (N, r)
-    y2.addmm_(h, adapter_b(target_name_).t(), /*beta=*/1, target_config_.scale());  // (N, out)
+    torch::Tensor h = xd.mm(adapter_a(target_name_).t());  // (N, r)
+    y2.addmm_(h, as_dtype_of(y2, adapter_b(target_name_)).t(), /*beta=*/1,
+              target_config_.scale());  // (N, out)
   }
   return y;
 }

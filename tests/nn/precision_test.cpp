@@ -1,0 +1,74 @@
+// bfloat16 autocast scopes: names, state restored (also nested), and a LoRA layer with a source and
+// a target adapter under bfloat16 against float32 (close to bf16 rounding, gradients in float32).
+#include "nn/precision.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <ATen/autocast_mode.h>
+
+#include "core/error.h"
+#include "nn/lora.h"
+
+namespace loid {
+namespace {
+
+TEST(ComputeDtype, NamesRoundTripAndUnknownIsAUsageError) {
+  EXPECT_EQ(parse_compute_dtype("bf16"), ComputeDtype::kBFloat16);
+  EXPECT_EQ(parse_compute_dtype("bfloat16"), ComputeDtype::kBFloat16);
+  EXPECT_EQ(parse_compute_dtype("fp32"), ComputeDtype::kFloat32);
+  EXPECT_EQ(to_string(ComputeDtype::kBFloat16), "bf16");
+  EXPECT_EQ(to_string(ComputeDtype::kFloat32), "fp32");
+  EXPECT_THROW(parse_compute_dtype("fp16"), UsageError);
+}
+
+TEST(ComputeDtype, ScopesSetAndRestoreAutocast) {
+  ASSERT_FALSE(at::autocast::is_cpu_enabled());
+  {
+    ComputeDtypeScope bf16(ComputeDtype::kBFloat16);
+    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    EXPECT_EQ(at::autocast::get_autocast_cpu_dtype(), at::kBFloat16);
+    {
+      ComputeDtypeScope fp32(ComputeDtype::kFloat32);
+      EXPECT_FALSE(at::autocast::is_cpu_enabled());
+      EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), torch::kFloat);
+    }
+    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(),
+              torch::kBFloat16);
+  }
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+}
+
+TEST(ComputeDtype, LoraLayerUnderBf16IsCloseAndTrainsInFloat32) {
+  torch::manual_seed(3);
+  LoraLinear layer(torch::randn({24, 16}) * 0.2, torch::randn({24}) * 0.1);
+  layer->add_source("plugin", torch::randn({4, 16}) * 0.2, torch::randn({24, 4}) * 0.2, 0.5);
+  LoraConfig c;
+  c.r = 4;
+  c.alpha = 8;
+  c.dropout = 0.0;
+  layer->add_target("default", c, torch::randn({4, 16}) * 0.2, torch::randn({24, 4}) * 0.2);
+  const torch::Tensor x = torch::randn({5, 7, 16});
+  const torch::Tensor y32 = layer->forward(x);
+  torch::Tensor y16;
+  {
+    ComputeDtypeScope scope(ComputeDtype::kBFloat16);
+    y16 = layer->forward(x);
+  }
+  EXPECT_EQ(y16.scalar_type(), torch::kBFloat16);
+  const double err = (y16.to(torch::kFloat) - y32).abs().max().item<double>();
+  const double scale = y32.abs().max().item<double>();
+  EXPECT_LT(err, 2e-2 * scale);  // bf16 keeps 8 significant bits per value
+  EXPECT_GT(err, 0.0);           // it did run in bf16
+
+  y16.to(torch::kFloat).sum().backward();
+  for (const auto& p : layer->named_parameters()) {
+    if (!p.value().requires_grad()) continue;
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_EQ(p.value().grad().scalar_type(), torch::kFloat) << p.key();
+  }
+}
+
+}  // namespace
+}  // namespace loid
