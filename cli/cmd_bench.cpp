@@ -104,6 +104,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--encoder-mode", t.encoder_mode, "frozen or end-to-end (as in loid train)")
       ->check(CLI::IsMember({"frozen", "end-to-end"}))
       ->capture_default_str();
+  add_compute_dtype_option(*cmd, t.compute_dtype);
 
   // The plugin pretrained from --source.
   cmd->add_option("--pretrain-epochs", o->pretrain.train.epochs, "Plugin epochs")

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "nn/encode.h"
+#include "read_options.h"
 
 namespace loid::cli {
 
@@ -33,6 +34,7 @@ void add_encode(CLI::App& app) {
   cmd->add_flag_function(
       "--no-progress", [opts](std::int64_t) { opts->progress = false; },
       "Do not draw a progress bar");
+  add_compute_dtype_option(*cmd, opts->dtype);
   cmd->callback([opts] { loid::encode_file(*opts); });
 }
 

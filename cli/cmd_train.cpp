@@ -75,6 +75,7 @@ void add_pretrain(CLI::App& app) {
   add_split_flags(*cmd, o->split, ratios);
   add_lora_flags(*cmd, o->lora);
   add_regressor_flags(*cmd, o->train, "", "training");
+  add_compute_dtype_option(*cmd, o->train.dtype);
   cmd->add_option("--head-hidden", o->head_hidden, "Hidden width of the rating MLP")
       ->capture_default_str();
   cmd->add_option("--max-train-reviews", o->max_train_reviews,
@@ -133,6 +134,7 @@ void add_train(CLI::App& app) {
                   "adapter keeps training with the LoID loss (slow)")
       ->check(CLI::IsMember({"frozen", "end-to-end"}))
       ->capture_default_str();
+  add_compute_dtype_option(*cmd, o->compute_dtype);
   add_lora_flags(*cmd, o->lora);
   add_regressor_flags(*cmd, o->relora, "relora-", "Re-LoRA");
   cmd->add_option("-k,--reviews", o->k, "Context reviews per user and per item (paper: 5)")

@@ -40,4 +40,14 @@ void add_read_options(CLI::App& cmd, loid::ReadOptions& opts) {
       ->capture_default_str();
 }
 
+void add_compute_dtype_option(CLI::App& cmd, loid::ComputeDtype& dtype) {
+  cmd.add_option_function<std::string>(
+         "--compute-dtype",
+         [&dtype](const std::string& s) { dtype = loid::parse_compute_dtype(s); },
+         "The encoder's arithmetic: fp32, or bf16 (bfloat16 autocast: faster matrix multiplies on "
+         "CPUs with AVX512-BF16 or AMX, about 3 significant digits; opt-in, see BENCHMARKS.md)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->default_str("fp32");
+}
+
 }  // namespace loid::cli

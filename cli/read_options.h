@@ -5,11 +5,16 @@
 #include <CLI/CLI.hpp>
 
 #include "data/reader.h"
+#include "nn/precision.h"
 
 namespace loid::cli {
 
 // Adds --strict, --text, --duplicates, --repeated-texts, --invalid-utf8 and --max-line-bytes to `cmd`, writing into
 // `opts` (which must outlive parsing). Unknown names raise loid::UsageError during parsing.
 void add_read_options(CLI::App& cmd, loid::ReadOptions& opts);
+
+// Adds --compute-dtype fp32|bf16 (the encoder's arithmetic; nn/precision.h), writing into `dtype`
+// (which must outlive parsing).
+void add_compute_dtype_option(CLI::App& cmd, loid::ComputeDtype& dtype);
 
 }  // namespace loid::cli

@@ -62,7 +62,11 @@ torch::Tensor encode_texts(Encoder& encoder, const std::vector<std::string>& tex
     batch_texts.reserve(end - start);
     for (std::int64_t i = start; i < end; ++i) batch_texts.push_back(texts[order[i]]);
     auto batch = encoder.tokenize(batch_texts);
-    auto vectors = encoder.forward(batch, options.pooling).vectors;  // (b, D)
+    torch::Tensor vectors;
+    {
+      ComputeDtypeScope scope(options.dtype);
+      vectors = encoder.forward(batch, options.pooling).vectors;  // (b, D)
+    }
     vectors = vectors.detach().to(torch::kCPU, torch::kFloat32);
     if (!out.defined()) out = torch::empty({n, vectors.size(1)}, torch::kFloat32);
     auto index =
@@ -181,6 +185,7 @@ EncodeFileResult encode_file(const EncodeFileOptions& options) {
   eo.pooling = pooling;
   eo.batch_size = options.batch_size;
   eo.progress = options.progress;
+  eo.dtype = options.dtype;
   torch::Tensor vectors = encode_texts(*encoder, input.texts, eo).contiguous();  // (N, D)
 
   SafeTensorsWriter writer;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nn/encoder.h"
+#include "nn/precision.h"
 
 namespace loid {
 
@@ -17,6 +18,7 @@ struct EncodeOptions {
   Pooling pooling = Pooling::kDefault;  // how each text becomes one vector
   std::int64_t batch_size = 32;         // texts per forward pass
   bool progress = true;                 // show a progress bar (texts done, rate, ETA)
+  ComputeDtype dtype = ComputeDtype::kFloat32;  // bf16: the forward passes under bf16 autocast
 };
 
 // Encodes `texts` in batches of texts of similar token length (sorted by length, each batch padded
@@ -47,6 +49,7 @@ struct EncodeFileOptions {
   std::int64_t batch_size = 32;     // texts per forward pass
   std::int64_t max_length = 0;      // tokens per text; 0 = the encoder's own limit
   bool progress = true;             // show a progress bar
+  ComputeDtype dtype = ComputeDtype::kFloat32;
 };
 
 struct EncodeFileResult {

@@ -613,6 +613,7 @@ std::vector<std::string> ensure_plugin(const BenchOptions& o, std::ostream& log,
     return {dir};
   }
   PretrainOptions p = o.pretrain;
+  p.train.dtype = o.loid.compute_dtype;  // the plugin is trained as the LoID cells run
   p.data = o.sources;
   p.read = o.read;
   p.encoder_dir = o.loid.encoder_dir;

@@ -36,7 +36,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 json train_config_json(const LoidTrainOptions& o) {
-  return {
+  json c = {
       {"data", o.data},
       {"read", read_options_json(o.read)},
       {"encoder", o.encoder_dir},
@@ -73,6 +73,8 @@ json train_config_json(const LoidTrainOptions& o) {
                     {"e2e_learning_rate", o.e2e_learning_rate}}},
       {"threads", o.threads},
   };
+  if (o.compute_dtype != ComputeDtype::kFloat32) c["compute_dtype"] = to_string(o.compute_dtype);
+  return c;
 }
 
 namespace {
@@ -172,13 +174,15 @@ std::vector<std::int64_t> history_reviews(const Histories& h) {
 
 // (R, D) table with the vectors of `ids` encoded, zeros elsewhere.
 torch::Tensor vector_table(Encoder& encoder, const DomainData& d,
-                           const std::vector<std::int64_t>& ids, bool progress) {
+                           const std::vector<std::int64_t>& ids, bool progress,
+                           ComputeDtype dtype = ComputeDtype::kFloat32) {
   torch::NoGradGuard no_grad;
   const bool training = encoder.module().is_training();
   encoder.module().eval();
   EncodeOptions eo;
   eo.batch_size = 64;
   eo.progress = progress;
+  eo.dtype = dtype;
   const torch::Tensor v = encode_texts(encoder, d.texts(ids), eo);
   encoder.module().train(training);
   torch::Tensor table = torch::zeros({d.dataset.num_reviews(), encoder.width()}, torch::kFloat32);
@@ -268,6 +272,9 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
   if (o.fit_id_biases && !o.id_biases)
     throw UsageError("--fit-id-biases starts the ID biases from a fit; it needs --id-biases");
   const bool e2e = o.encoder_mode == "end-to-end";
+  if (e2e && o.compute_dtype != ComputeDtype::kFloat32)
+    throw UsageError("--compute-dtype " + to_string(o.compute_dtype) +
+                     " needs --encoder-mode frozen (end-to-end trains in fp32)");
   const bool leaky = o.protocol == Protocol::kPaperLeaky;
   const std::string tag = leaky ? " [LEAKY: paper-leaky protocol]" : "";
 
@@ -330,6 +337,11 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
     }
     if (other.at("encoder_mode") != "frozen")
       throw UsageError("--reuse-text-stage " + from + " was not a frozen-mode run");
+    // A run without the key computed in fp32.
+    const std::string their_dtype = other.value("compute_dtype", std::string("fp32"));
+    if (their_dtype != to_string(o.compute_dtype))
+      throw UsageError("--reuse-text-stage " + from + ": its compute dtype " + their_dtype +
+                       " differs from this run's (" + to_string(o.compute_dtype) + ")");
     if (!file_exists(from + "/" + kRunVectors))
       throw InputError(from + "/" + kRunVectors, 0, "missing; the run has not reached its LoID stage");
     fs::copy_file(from + "/" + kRunVectors, o.out + "/" + kRunVectors,
@@ -406,6 +418,7 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
                                         " plugin(s), " + o.plugins.merge));
       TextRegressorOptions ro = o.relora;
       ro.progress = o.progress;
+      ro.dtype = o.compute_dtype;
       const TextRegressorResult fit =
           train_text_regressor(*encoder, head, d.texts(d.split.train), train.rating,
                                d.texts(d.split.validation), validation.rating, ro);
@@ -451,7 +464,7 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o) {
     log("text vectors: resumed from " + vectors_path);
   } else {
     log("text vectors: encoding " + std::to_string(visible.size()) + " reviews");
-    vectors = vector_table(*encoder, d, visible, o.progress);
+    vectors = vector_table(*encoder, d, visible, o.progress, o.compute_dtype);
     if (!e2e) {
       const auto ids = torch::tensor(visible, torch::kInt64);
       save_tensors(vectors_path, {{"vectors", vectors.index_select(0, ids)}, {"review_ids", ids}});

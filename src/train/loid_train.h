@@ -32,6 +32,9 @@ struct LoidTrainOptions {
   PluginOptions plugins;       // source plugins and how they join
   Protocol protocol = Protocol::kLeakFree;
   std::string encoder_mode = "frozen";  // "frozen" or "end-to-end"
+  // The encoder's arithmetic in Re-LoRA and for the review vectors (nn/precision.h); bf16 needs
+  // frozen mode. Recorded in the settings only when not fp32, so fp32 configs read as before.
+  ComputeDtype compute_dtype = ComputeDtype::kFloat32;
 
   // Re-LoRA (target adapter) stage.
   LoraConfig lora;                  // r 32, alpha 32, dropout 0.1, encoder's default targets

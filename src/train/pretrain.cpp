@@ -88,7 +88,8 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   // The test split, read once.
   std::vector<float> all_pred, all_true;
   for (const auto& d : domains) {
-    const auto pred = predict_ratings(*encoder, head, d.texts(d.split.test), 64, o.train.progress);
+    const auto pred = predict_ratings(*encoder, head, d.texts(d.split.test), 64, o.train.progress,
+                                      o.train.dtype);
     const auto truth = d.ratings(d.split.test);
     const RatingMetrics m = rating_metrics(pred, truth);
     const ClassMetrics c = rounded_class_metrics(pred, truth);
@@ -133,6 +134,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
       {"split", {{"seed", o.split.seed},
                  {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
       {"lora", lora_json(lora)},
+      {"compute_dtype", to_string(o.train.dtype)},
       {"training",
        {{"epochs", o.train.epochs},
         {"patience", o.train.patience},

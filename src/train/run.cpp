@@ -56,6 +56,7 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
   so.validation = s["split"]["ratios"][1];
   so.test = s["split"]["ratios"][2];
   read_ = read_options_from_json(s.value("read", json()));
+  compute_dtype_ = parse_compute_dtype(s.value("compute_dtype", std::string("fp32")));
   const DomainData d = load_domain(data, so, read_);
   dataset_ = d.dataset;
   split_ = d.split;
@@ -218,6 +219,7 @@ std::vector<float> LoadedRun::predict_for_texts(const std::vector<std::string>& 
       user_texts.begin() + static_cast<std::ptrdiff_t>(std::min(user_texts.size(), k())));
   EncodeOptions eo;
   eo.progress = false;
+  eo.dtype = compute_dtype_;  // a new user's reviews are encoded as the training ones were
   torch::NoGradGuard no_grad;
   torch::Tensor v;  // (n, D)
   {

@@ -21,6 +21,7 @@
 #include "data/reader.h"
 #include "data/split.h"
 #include "nn/encoder.h"
+#include "nn/precision.h"
 #include "rec/loid_model.h"
 
 namespace loid {
@@ -74,6 +75,8 @@ class LoadedRun {
   nlohmann::json evaluate_file(const std::string& path) const;
 
   std::size_t k() const { return sampler_->k(); }
+  // The encoder arithmetic of the run (settings "compute_dtype"; fp32 when absent).
+  ComputeDtype compute_dtype() const { return compute_dtype_; }
   std::int64_t max_text_length() const;  // the encoder's token limit (loads it)
 
  private:
@@ -94,6 +97,7 @@ class LoadedRun {
   mutable std::atomic<bool> precomputed_ready_{false};
   std::uint64_t context_seed_ = 1;
   std::unique_ptr<Encoder> encoder_;  // loaded lazily for predict_for_texts
+  ComputeDtype compute_dtype_ = ComputeDtype::kFloat32;  // as the run's vectors were encoded
   mutable std::mutex encoder_mutex_;  // guards loading and using encoder_ (serving threads)
 };
 

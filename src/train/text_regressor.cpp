@@ -75,7 +75,7 @@ void restore(const std::vector<torch::Tensor>& params, const std::vector<torch::
 
 std::vector<float> predict_ratings(Encoder& encoder, RatingHead& head,
                                    const std::vector<std::string>& texts,
-                                   std::int64_t batch_size, bool progress) {
+                                   std::int64_t batch_size, bool progress, ComputeDtype dtype) {
   torch::NoGradGuard no_grad;
   const bool encoder_training = encoder.module().is_training();
   const bool head_training = head->is_training();
@@ -84,6 +84,7 @@ std::vector<float> predict_ratings(Encoder& encoder, RatingHead& head,
   EncodeOptions eo;
   eo.batch_size = batch_size;
   eo.progress = progress;
+  eo.dtype = dtype;
   const torch::Tensor vectors = encode_texts(encoder, texts, eo);
   std::vector<float> out;
   if (!texts.empty()) {
@@ -122,7 +123,7 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
 
   TextRegressorResult result;
   result.initial_validation_mse =
-      mse(predict_ratings(encoder, head, validation_texts), validation_ratings);
+      mse(predict_ratings(encoder, head, validation_texts, 64, false, o.dtype), validation_ratings);
   result.best_validation_mse = result.initial_validation_mse;
   log_info("validation MSE before training: " + std::to_string(result.initial_validation_mse));
   std::vector<torch::Tensor> best = snapshot(params);
@@ -151,8 +152,13 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
       }
       const torch::Tensor target = torch::tensor(ratings, torch::kFloat32);
       optimizer.zero_grad();
-      const torch::Tensor vectors = encoder.forward(encoder.tokenize(texts)).vectors;
-      const torch::Tensor loss = torch::mse_loss(head->forward(vectors), target);
+      torch::Tensor loss;
+      {
+        // One autocast scope per step (forward and loss only; see nn/precision.h).
+        ComputeDtypeScope scope(o.dtype);
+        const torch::Tensor vectors = encoder.forward(encoder.tokenize(texts)).vectors;
+        loss = torch::mse_loss(head->forward(vectors).to(torch::kFloat32), target);
+      }
       loss.backward();
       optimizer.step();
       const double l = loss.item<double>();
@@ -169,7 +175,8 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
     EpochRecord rec;
     rec.epoch = epoch;
     rec.train_loss = batches.empty() ? 0.0 : loss_sum / static_cast<double>(batches.size());
-    rec.validation_mse = mse(predict_ratings(encoder, head, validation_texts), validation_ratings);
+    rec.validation_mse =
+        mse(predict_ratings(encoder, head, validation_texts, 64, false, o.dtype), validation_ratings);
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.curve.push_back(rec);
     log_info("epoch " + std::to_string(epoch) + ": train MSE " + std::to_string(rec.train_loss) +

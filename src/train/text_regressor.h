@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nn/encoder.h"
+#include "nn/precision.h"
 
 namespace loid {
 
@@ -41,6 +42,7 @@ struct TextRegressorOptions {
   std::uint64_t seed = 1;        // review order and dropout
   std::int64_t max_steps = 0;    // stop an epoch after this many steps (0 = whole epoch)
   bool progress = true;          // progress bars
+  ComputeDtype dtype = ComputeDtype::kFloat32;  // bf16: forward passes under bf16 autocast
 };
 
 struct EpochRecord {
@@ -70,6 +72,7 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
 // Predicted ratings clamped to [1, 5] (eval mode, no gradients, length-bucketed batches).
 std::vector<float> predict_ratings(Encoder& encoder, RatingHead& head,
                                    const std::vector<std::string>& texts,
-                                   std::int64_t batch_size = 64, bool progress = false);
+                                   std::int64_t batch_size = 64, bool progress = false,
+                                   ComputeDtype dtype = ComputeDtype::kFloat32);
 
 }  // namespace loid

@@ -351,6 +351,43 @@ TEST(LoidTrain, PaperLeakyProtocolIsLabelledEverywhere) {
   EXPECT_NE(read_file(o.out + "/" + kRunConfig).find("LEAKY"), std::string::npos);
 }
 
+// bf16 (opt-in): recorded in the settings (fp32 runs keep their old settings, without the key),
+// used again when the run is loaded, refused with end-to-end mode and by --reuse-text-stage across
+// dtypes; its Re-LoRA validation curve differs from fp32's but stays close.
+TEST(LoidTrain, Bf16ComputeDtypeIsRecordedReloadedAndKeptApartFromFp32) {
+  auto o32 = tiny_train(testing::temp_dir("train_fp32"));
+  o32.epochs = 1;
+  const json m32 = run_loid_train(o32).metrics;
+  auto o16 = tiny_train(testing::temp_dir("train_bf16"));
+  o16.epochs = 1;
+  o16.compute_dtype = ComputeDtype::kBFloat16;
+  const json m16 = run_loid_train(o16).metrics;
+
+  const json s32 = json::parse(read_file(o32.out + "/" + kRunConfig))["settings"];
+  const json s16 = json::parse(read_file(o16.out + "/" + kRunConfig))["settings"];
+  EXPECT_FALSE(s32.contains("compute_dtype"));
+  EXPECT_EQ(s16["compute_dtype"], "bf16");
+  EXPECT_EQ(LoadedRun(o16.out).compute_dtype(), ComputeDtype::kBFloat16);
+  EXPECT_EQ(LoadedRun(o32.out).compute_dtype(), ComputeDtype::kFloat32);
+
+  const double v32 = m32["relora"]["validation_mse_before"].get<double>();
+  const double v16 = m16["relora"]["validation_mse_before"].get<double>();
+  EXPECT_NE(v32, v16);                    // it did run in bf16
+  EXPECT_NEAR(v16, v32, 0.05 * v32);      // and stays close
+
+  auto e2e = tiny_train(testing::temp_dir("train_bf16_e2e"));
+  e2e.encoder_mode = "end-to-end";
+  e2e.compute_dtype = ComputeDtype::kBFloat16;
+  std::string e = testing::error_of<UsageError>([&] { run_loid_train(e2e); });
+  EXPECT_NE(e.find("frozen"), std::string::npos) << e;
+
+  auto reuse = tiny_train(testing::temp_dir("train_bf16_reuse"));
+  reuse.reuse_text_stage = o32.out;
+  reuse.compute_dtype = ComputeDtype::kBFloat16;
+  e = testing::error_of<UsageError>([&] { run_loid_train(reuse); });
+  EXPECT_NE(e.find("compute dtype"), std::string::npos) << e;
+}
+
 TEST(LoidTrain, EndToEndModeTrainsTheTargetAdapter) {
   auto o = tiny_train(testing::temp_dir("train_e2e"));
   o.encoder_mode = "end-to-end";
