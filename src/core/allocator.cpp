@@ -15,9 +15,9 @@ AllocatorPlan plan_allocator(const char* loid_malloc, const char* glibc_tunables
   AllocatorPlan plan;
   const std::string choice = loid_malloc ? loid_malloc : "";
   if (choice != "" && choice != "tuned" && choice != "default")
-    throw UsageError("LOID_MALLOC=" + choice + ": expected 'tuned' (the default) or 'default'");
-  if (choice == "default") {
-    plan.reason = "LOID_MALLOC=default";
+    throw UsageError("LOID_MALLOC=" + choice + ": expected 'default' (the default) or 'tuned'");
+  if (choice != "tuned") {
+    plan.reason = "glibc's settings (LOID_MALLOC=tuned to change them)";
     return plan;
   }
   if (glibc_tunables && std::strstr(glibc_tunables, "glibc.malloc.") != nullptr) {

@@ -16,16 +16,15 @@
 namespace loid {
 namespace {
 
-TEST(Allocator, TunedUnlessTheUserChoseOtherwise) {
-  EXPECT_TRUE(plan_allocator(nullptr, nullptr).tune);
-  EXPECT_TRUE(plan_allocator("", nullptr).tune);
+TEST(Allocator, TunedOnlyWhenAskedAndNotOverTheUsersTunables) {
+  EXPECT_FALSE(plan_allocator(nullptr, nullptr).tune);
+  EXPECT_FALSE(plan_allocator("", nullptr).tune);
+  EXPECT_FALSE(plan_allocator("default", nullptr).tune);
+  EXPECT_NE(plan_allocator(nullptr, nullptr).reason.find("LOID_MALLOC=tuned"), std::string::npos);
+  EXPECT_TRUE(plan_allocator("tuned", nullptr).tune);
   EXPECT_TRUE(plan_allocator("tuned", "glibc.rtld.nns=2").tune);
 
-  const AllocatorPlan off = plan_allocator("default", nullptr);
-  EXPECT_FALSE(off.tune);
-  EXPECT_NE(off.reason.find("LOID_MALLOC=default"), std::string::npos);
-
-  const AllocatorPlan user = plan_allocator(nullptr, "glibc.malloc.mmap_threshold=65536");
+  const AllocatorPlan user = plan_allocator("tuned", "glibc.malloc.mmap_threshold=65536");
   EXPECT_FALSE(user.tune);
   EXPECT_NE(user.reason.find("GLIBC_TUNABLES"), std::string::npos);
 }
