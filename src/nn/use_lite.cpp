@@ -75,10 +75,22 @@ torch::Tensor TokenRows::pad(const torch::Tensor& rows) const {
       .view({batch, length, c});  // (B, T, C)
 }
 
+namespace {
+
+// Layer norms take float32: under bf16 autocast (nn/precision.h) a residual sum can arrive in
+// bfloat16, and libtorch 1.13's CPU layer_norm does not mix a bfloat16 input with float32 weights.
+// A no-op in float32.
+torch::Tensor as_float(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kFloat32 ? t : t.to(torch::kFloat32);
+}
+
+}  // namespace
+
 torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask,
                                         const TokenRows& rows) {
   const auto B = mask.size(0), T = mask.size(1), dh = in_ / heads_;
-  auto parts = rows.pad(qkv->forward(attn_norm->forward(x))).split(in_, -1);  // 3 x (B, T, in)
+  auto parts =
+      rows.pad(qkv->forward(attn_norm->forward(as_float(x)))).split(in_, -1);  // 3 x (B, T, in)
   auto heads = [&](const torch::Tensor& t) { return t.view({B, T, heads_, dh}).transpose(1, 2); };
   auto q = heads(parts[0]) *
            static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));      // (B, h, T, dh)
@@ -89,7 +101,8 @@ torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const torch::Ten
   auto a = rows.pack(torch::matmul(w, v).transpose(1, 2).reshape({B, T, in_}));  // (N, in)
   auto residual = residual_proj ? residual_proj->forward(x) : x;              // (N, out)
   auto y = attn_out->forward(a) + residual;                                   // (N, out)
-  auto f = ffn_out->forward(torch::relu(ffn_in->forward(ffn_norm->forward(y))));  // (N, out)
+  auto f =
+      ffn_out->forward(torch::relu(ffn_in->forward(ffn_norm->forward(as_float(y)))));  // (N, out)
   return y + f;                                                                   // (N, out)
 }
 

@@ -8,7 +8,9 @@
 #include <ATen/autocast_mode.h>
 
 #include "core/error.h"
+#include "nn/encode.h"
 #include "nn/lora.h"
+#include "support/use_lite_model.h"
 
 namespace loid {
 namespace {
@@ -68,6 +70,25 @@ TEST(ComputeDtype, LoraLayerUnderBf16IsCloseAndTrainsInFloat32) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key();
     EXPECT_EQ(p.value().grad().scalar_type(), torch::kFloat) << p.key();
   }
+}
+
+// The default encoder end to end under bf16: unit sentence vectors within bf16 rounding of fp32's.
+TEST(ComputeDtype, UseLiteEncodesUnderBf16CloseToFp32) {
+  REQUIRE_USE_LITE_PACKAGE();
+  auto enc = load_encoder(testing::use_lite_dir());
+  const std::vector<std::string> texts = {"great strings, bright sound",
+                                          "the cable broke after a week of light use", "ok"};
+  EncodeOptions eo;
+  eo.progress = false;
+  const torch::Tensor v32 = encode_texts(*enc, texts, eo);
+  eo.dtype = ComputeDtype::kBFloat16;
+  const torch::Tensor v16 = encode_texts(*enc, texts, eo);
+  ASSERT_EQ(v16.scalar_type(), torch::kFloat32);
+  const double diff = (v16 - v32).abs().max().item<double>();
+  EXPECT_GT(diff, 0.0);
+  EXPECT_LT(diff, 0.03);
+  const torch::Tensor cos = (v16 * v32).sum(1) / (v16.norm(2, 1) * v32.norm(2, 1));
+  EXPECT_GT(cos.min().item<double>(), 0.998);
 }
 
 }  // namespace
