@@ -19,6 +19,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -296,35 +297,31 @@ void BM_LoraTrainBertBase(benchmark::State& state) {
 BENCHMARK(BM_LoraTrainBertBase)->Arg(32)->Iterations(3)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-void BM_LoraTrainUseLite(benchmark::State& state) {
+// USE-Lite training steps with their own adapters per arithmetic (fp32 and bf16 do not share state).
+void run_use_lite_train_steps(benchmark::State& state, loid::ComputeDtype dtype) {
   if (review_texts().empty())
     return state.SkipWithError("../shared/data Musical Instruments absent");
-  static std::unique_ptr<TrainSetup> s = []() -> std::unique_ptr<TrainSetup> {
+  static std::map<loid::ComputeDtype, std::unique_ptr<TrainSetup>> setups;
+  auto& s = setups[dtype];
+  if (s == nullptr) {
     const std::string dir = loid::models_dir() + "/use_lite";
-    if (!loid::file_exists(dir + "/config.json")) return nullptr;
-    return make_train_setup(loid::load_encoder(dir));
-  }();
+    if (loid::file_exists(dir + "/config.json")) s = make_train_setup(loid::load_encoder(dir));
+  }
   if (s == nullptr)
     return state.SkipWithError(
         "USE-Lite not installed in models/use_lite (run `loid models install`)");
-  run_train_steps(state, *s);
+  run_train_steps(state, *s, dtype);
+}
+
+void BM_LoraTrainUseLite(benchmark::State& state) {
+  run_use_lite_train_steps(state, loid::ComputeDtype::kFloat32);
 }
 BENCHMARK(BM_LoraTrainUseLite)->Arg(32)->MinTime(3.0)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 // The same steps with the forward pass under bfloat16 autocast (--compute-dtype bf16).
 void BM_LoraTrainUseLiteBf16(benchmark::State& state) {
-  if (review_texts().empty())
-    return state.SkipWithError("../shared/data Musical Instruments absent");
-  static std::unique_ptr<TrainSetup> s = []() -> std::unique_ptr<TrainSetup> {
-    const std::string dir = loid::models_dir() + "/use_lite";
-    if (!loid::file_exists(dir + "/config.json")) return nullptr;
-    return make_train_setup(loid::load_encoder(dir));
-  }();
-  if (s == nullptr)
-    return state.SkipWithError(
-        "USE-Lite not installed in models/use_lite (run `loid models install`)");
-  run_train_steps(state, *s, loid::ComputeDtype::kBFloat16);
+  run_use_lite_train_steps(state, loid::ComputeDtype::kBFloat16);
 }
 BENCHMARK(BM_LoraTrainUseLiteBf16)->Arg(32)->MinTime(3.0)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
