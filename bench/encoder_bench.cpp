@@ -210,6 +210,24 @@ BENCHMARK(BM_EncoderUseLiteEncodeTexts)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// Tokenizing alone: all 512 texts in one call (encode_texts does this twice per call: once to
+// sort by length, once per batch), to separate its share from the forward passes'.
+void BM_TokenizeUseLite(benchmark::State& state) {
+  if (review_texts().empty())
+    return state.SkipWithError("../shared/data Musical Instruments absent");
+  auto* enc = use_lite();
+  if (enc == nullptr)
+    return state.SkipWithError(
+        "USE-Lite not installed in models/use_lite (run `loid models install`)");
+  const auto& texts = review_texts();
+  std::vector<std::string> subset(texts.begin(), texts.begin() + std::min(kTexts, texts.size()));
+  for (auto _ : state) benchmark::DoNotOptimize(enc->tokenize(subset));
+  state.counters["sequences/s"] = benchmark::Counter(
+      static_cast<double>(subset.size()) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_TokenizeUseLite)->MinTime(2.0)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // ------------------------------------------------------------------------ LoRA training steps
 
 // An encoder with the trainable rank-32 target on its default targets (inject_lora: r 32, alpha 32,
