@@ -92,6 +92,18 @@ loid::Encoder* use_lite() {
   return enc.get();
 }
 
+// The installed USE-Lite with the benchmark texts present, or nullptr after marking `state` skipped.
+loid::Encoder* use_lite_or_skip(benchmark::State& state) {
+  if (review_texts().empty()) {
+    state.SkipWithError("../shared/data Musical Instruments absent");
+    return nullptr;
+  }
+  auto* enc = use_lite();
+  if (enc == nullptr)
+    state.SkipWithError("USE-Lite not installed in models/use_lite (run `loid models install`)");
+  return enc;
+}
+
 std::vector<std::int64_t> lengths_of(const loid::TokenBatch& tb) {
   auto counts = tb.attention_mask.sum(1).contiguous();  // (B)
   return std::vector<std::int64_t>(counts.data_ptr<std::int64_t>(),
@@ -126,11 +138,16 @@ void run_batches(benchmark::State& state, loid::Encoder& enc, loid::Pooling pool
 }
 
 // encode_texts (length-sorted batches, each padded to its own longest) over `count` texts.
+// The first `count` benchmark texts (fewer if the file has fewer).
+std::vector<std::string> first_texts(std::size_t count) {
+  const auto& texts = review_texts();
+  return {texts.begin(), texts.begin() + static_cast<std::ptrdiff_t>(std::min(count, texts.size()))};
+}
+
 void run_encode_texts(benchmark::State& state, loid::Encoder& enc, std::size_t count) {
   set_bench_threads();
   loid::Progress::set_quiet(true);
-  const auto& texts = review_texts();
-  std::vector<std::string> subset(texts.begin(), texts.begin() + std::min(count, texts.size()));
+  const std::vector<std::string> subset = first_texts(count);
   const double macs = enc.multiply_adds(lengths_of(enc.tokenize(subset)));
   loid::EncodeOptions options;
   options.batch_size = state.range(0);
@@ -178,12 +195,8 @@ BENCHMARK(BM_EncoderBertBaseEncodeTexts)
     ->UseRealTime();
 
 void BM_EncoderUseLite(benchmark::State& state) {
-  if (review_texts().empty())
-    return state.SkipWithError("../shared/data Musical Instruments absent");
-  auto* enc = use_lite();
-  if (enc == nullptr)
-    return state.SkipWithError(
-        "USE-Lite not installed in models/use_lite (run `loid models install`)");
+  auto* enc = use_lite_or_skip(state);
+  if (enc == nullptr) return;
   loid::Progress::set_quiet(true);
   run_batches(state, *enc, loid::Pooling::kDefault);
 }
@@ -196,12 +209,8 @@ BENCHMARK(BM_EncoderUseLite)
 
 // encode_texts over all 512 texts in length-sorted batches of range(0).
 void BM_EncoderUseLiteEncodeTexts(benchmark::State& state) {
-  if (review_texts().empty())
-    return state.SkipWithError("../shared/data Musical Instruments absent");
-  auto* enc = use_lite();
-  if (enc == nullptr)
-    return state.SkipWithError(
-        "USE-Lite not installed in models/use_lite (run `loid models install`)");
+  auto* enc = use_lite_or_skip(state);
+  if (enc == nullptr) return;
   run_encode_texts(state, *enc, kTexts);
 }
 BENCHMARK(BM_EncoderUseLiteEncodeTexts)
@@ -213,14 +222,9 @@ BENCHMARK(BM_EncoderUseLiteEncodeTexts)
 // Tokenizing alone: all 512 texts in one call (encode_texts does this twice per call: once to
 // sort by length, once per batch), to separate its share from the forward passes'.
 void BM_TokenizeUseLite(benchmark::State& state) {
-  if (review_texts().empty())
-    return state.SkipWithError("../shared/data Musical Instruments absent");
-  auto* enc = use_lite();
-  if (enc == nullptr)
-    return state.SkipWithError(
-        "USE-Lite not installed in models/use_lite (run `loid models install`)");
-  const auto& texts = review_texts();
-  std::vector<std::string> subset(texts.begin(), texts.begin() + std::min(kTexts, texts.size()));
+  auto* enc = use_lite_or_skip(state);
+  if (enc == nullptr) return;
+  const std::vector<std::string> subset = first_texts(kTexts);
   for (auto _ : state) benchmark::DoNotOptimize(enc->tokenize(subset));
   state.counters["sequences/s"] = benchmark::Counter(
       static_cast<double>(subset.size()) * static_cast<double>(state.iterations()),
