@@ -159,33 +159,35 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c) : heads_(c.num
   value = register_module("value", adaptable_linear(c.hidden_size, c.hidden_size));
 }
 
-torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x,
-                                             const torch::Tensor& key_bias) {
-  const auto b = x.size(0), t = x.size(1), h = x.size(2), d = h / heads_;
-  auto split = [&](const torch::Tensor& y) {  // (B, T, H) -> (B, nh, T, d)
-    return y.view({b, t, heads_, d}).transpose(1, 2);
+torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& key_bias,
+                                             const TokenRows& rows) {
+  const auto b = rows.batch, t = rows.length, h = x.size(-1), d = h / heads_;
+  auto split = [&](const torch::Tensor& y) {  // (N, H) real-token rows -> (B, nh, T, d)
+    return rows.pad(y).view({b, t, heads_, d}).transpose(1, 2);
   };
   torch::Tensor q, k, v;
   if (!torch::GradMode::is_enabled() && query->plain() && key->plain() && value->plain() &&
       query->bias.defined() && key->bias.defined() && value->bias.defined()) {
-    // Frozen inference: one (B T, 3H) product instead of three (B T, H) ones, which run nearer
-    // the GEMM peak (the concatenated weights are 3 H^2 floats, small next to the product).
+    // Frozen inference: one (N, 3H) product instead of three (N, H) ones, which run nearer the
+    // GEMM peak (the concatenated weights are 3 H^2 floats, small next to the product). The
+    // product is padded once and then split, not padded three times.
     auto w = torch::cat({query->weight, key->weight, value->weight});  // (3H, H)
     auto bias = torch::cat({query->bias, key->bias, value->bias});     // (3H)
-    auto parts = torch::nn::functional::linear(x, w, bias).split(h, -1);  // 3 x (B, T, H)
-    q = split(parts[0]);
-    k = split(parts[1]);
-    v = split(parts[2]);
+    auto qkv = rows.pad(torch::nn::functional::linear(x, w, bias));    // (B, T, 3H)
+    auto parts = qkv.view({b, t, 3, heads_, d}).permute({2, 0, 3, 1, 4});  // (3, B, nh, T, d)
+    q = parts[0];
+    k = parts[1];
+    v = parts[2];
   } else {
     q = split(query(x));  // (B, nh, T, d)
     k = split(key(x));    // (B, nh, T, d)
     v = split(value(x));  // (B, nh, T, d)
   }
   auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(d));
-  scores = scores + key_bias;                     // (B, nh, T, T)
-  auto probs = torch::softmax(scores, -1);        // (B, nh, T, T)
-  auto ctx = torch::matmul(probs, v);             // (B, nh, T, d)
-  return ctx.transpose(1, 2).reshape({b, t, h});  // (B, T, H)
+  scores = scores + key_bias;                         // (B, nh, T, T)
+  auto probs = torch::softmax(scores, -1);            // (B, nh, T, T)
+  auto ctx = torch::matmul(probs, v);                 // (B, nh, T, d)
+  return rows.pack(ctx.transpose(1, 2).reshape({b, t, h}));  // (N, H)
 }
 
 BertResidualImpl::BertResidualImpl(std::int64_t in, const BertConfig& c) {
@@ -204,8 +206,9 @@ BertAttentionImpl::BertAttentionImpl(const BertConfig& c) {
   output = register_module("output", BertResidual(c.hidden_size, c));
 }
 
-torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& key_bias) {
-  return output(self(x, key_bias), x);  // (B, T, H)
+torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& key_bias,
+                                         const TokenRows& rows) {
+  return output(self(x, key_bias, rows), x);  // (N, H)
 }
 
 BertIntermediateImpl::BertIntermediateImpl(const BertConfig& c) : act_(c.hidden_act) {
@@ -231,9 +234,10 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c) {
   output = register_module("output", BertResidual(c.intermediate_size, c));
 }
 
-torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& key_bias) {
-  auto a = attention(x, key_bias);    // (B, T, H)
-  return output(intermediate(a), a);  // (B, T, H)
+torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& key_bias,
+                                     const TokenRows& rows) {
+  auto a = attention(x, key_bias, rows);  // (N, H)
+  return output(intermediate(a), a);      // (N, H)
 }
 
 BertPoolerImpl::BertPoolerImpl(const BertConfig& c) {
@@ -249,8 +253,9 @@ BertLayersImpl::BertLayersImpl(const BertConfig& c) {
   for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(BertLayer(c));
 }
 
-torch::Tensor BertLayersImpl::forward(torch::Tensor x, const torch::Tensor& key_bias) {
-  for (const auto& m : *layer) x = m->as<BertLayerImpl>()->forward(x, key_bias);  // (B, T, H)
+torch::Tensor BertLayersImpl::forward(torch::Tensor x, const torch::Tensor& key_bias,
+                                      const TokenRows& rows) {
+  for (const auto& m : *layer) x = m->as<BertLayerImpl>()->forward(x, key_bias, rows);  // (N, H)
   return x;
 }
 
@@ -270,7 +275,9 @@ torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids,
   // Additive key mask: 0 for real tokens, a large negative for padding.
   auto pad = attention_mask.eq(0).to(x.scalar_type());                                // (B, T)
   auto key_bias = (pad * large_negative(x.scalar_type())).unsqueeze(1).unsqueeze(2);  // (B,1,1,T)
-  return encoder(x, key_bias);                                                        // (B, T, H)
+  // Only attention needs the padded layout; every other map runs on the real tokens' rows.
+  const auto rows = TokenRows::of(attention_mask);
+  return rows.pad(encoder(rows.pack(x), key_bias, rows));  // (B, T, H), 0 on padding
 }
 
 // ------------------------------------------------------------------------------------ loading
@@ -357,27 +364,9 @@ void BertEncoder::set_max_length(std::int64_t n) {
   max_length_ = n == 0 ? config_.max_position_embeddings : n;
 }
 
-TokenBatch BertEncoder::tokenize(const std::vector<std::string>& texts) const {
-  std::vector<std::vector<std::int64_t>> rows;
-  rows.reserve(texts.size());
-  std::size_t longest = 0;
-  for (const auto& t : texts) {
-    rows.push_back(tokenizer_->encode(t, max_length_));
-    longest = std::max(longest, rows.back().size());
-  }
-  const auto b = static_cast<std::int64_t>(rows.size());
-  const auto t = static_cast<std::int64_t>(longest);
-  TokenBatch out;
-  out.input_ids = torch::full({b, t}, config_.pad_token_id, torch::kInt64);  // (B, T)
-  out.attention_mask = torch::zeros({b, t}, torch::kInt64);                  // (B, T)
-  auto ids = out.input_ids.accessor<std::int64_t, 2>();
-  auto mask = out.attention_mask.accessor<std::int64_t, 2>();
-  for (std::int64_t i = 0; i < b; ++i)
-    for (std::size_t j = 0; j < rows[i].size(); ++j) {
-      ids[i][j] = rows[i][j];
-      mask[i][j] = 1;
-    }
-  return out;
+std::vector<TokenIds> BertEncoder::token_ids(const std::vector<std::string>& texts) const {
+  return parallel_token_ids(texts.size(),
+                            [&](std::size_t i) { return tokenizer_->encode(texts[i], max_length_); });
 }
 
 EncoderOutput BertEncoder::forward(const TokenBatch& batch, Pooling pooling) {

@@ -12,6 +12,7 @@
 
 #include "nn/encoder.h"
 #include "nn/lora.h"
+#include "nn/token_rows.h"
 
 namespace loid {
 
@@ -59,8 +60,10 @@ TORCH_MODULE(BertEmbeddings);
 
 struct BertSelfAttentionImpl : torch::nn::Module {
   explicit BertSelfAttentionImpl(const BertConfig& c);
-  // x (B, T, H), key_bias (B, 1, 1, T) additive mask -> context (B, T, H)
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias);
+  // x (N, H) real-token rows of `rows`, key_bias (B, 1, 1, T) additive mask -> context (N, H);
+  // the scores and context see the padded (B, T) layout.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias,
+                        const TokenRows& rows);
 
   std::int64_t heads_;
   LoraLinear query{nullptr}, key{nullptr}, value{nullptr};  // LoRA targets
@@ -79,7 +82,8 @@ TORCH_MODULE(BertResidual);
 
 struct BertAttentionImpl : torch::nn::Module {
   explicit BertAttentionImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias,
+                        const TokenRows& rows);  // (N, H) -> (N, H)
 
   BertSelfAttention self{nullptr};
   BertResidual output{nullptr};
@@ -88,7 +92,7 @@ TORCH_MODULE(BertAttention);
 
 struct BertIntermediateImpl : torch::nn::Module {
   explicit BertIntermediateImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, T, H) -> (B, T, I)
+  torch::Tensor forward(const torch::Tensor& x);  // (N, H) -> (N, I)
 
   Activation act_;
   LoraLinear dense{nullptr};  // a LoRA target
@@ -97,7 +101,8 @@ TORCH_MODULE(BertIntermediate);
 
 struct BertLayerImpl : torch::nn::Module {
   explicit BertLayerImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias,
+                        const TokenRows& rows);  // (N, H) -> (N, H)
 
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};
@@ -116,7 +121,8 @@ TORCH_MODULE(BertPooler);
 // The stack of blocks (HF's BertEncoder; "encoder.layer.N").
 struct BertLayersImpl : torch::nn::Module {
   explicit BertLayersImpl(const BertConfig& c);
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& key_bias);  // (B, T, H) -> (B, T, H)
+  // x (N, H) real-token rows of `rows` -> (N, H)
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& key_bias, const TokenRows& rows);
 
   torch::nn::ModuleList layer{nullptr};
 };
@@ -125,7 +131,11 @@ TORCH_MODULE(BertLayers);
 // The whole model; its parameter names are HF BertModel's ("encoder.layer.0.output.dense.weight").
 struct BertModelImpl : torch::nn::Module {
   explicit BertModelImpl(const BertConfig& c);
-  // input_ids (B, T) int64, attention_mask (B, T) 1 = real token -> last layer states (B, T, H)
+  // input_ids (B, T) int64, attention_mask (B, T) 1 = real token -> last layer states (B, T, H).
+  // Padding positions are zero: after the embeddings only attention sees the padded layout, and
+  // projections, feed-forward and layer norms run on the real tokens alone (their values at
+  // padding never reach a real token, since padded keys are masked).
+
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
 
   BertConfig config_;
@@ -158,7 +168,8 @@ class BertEncoder : public Encoder {
   std::int64_t width() const override { return config_.hidden_size; }
   std::int64_t max_length() const override { return max_length_; }
   void set_max_length(std::int64_t n);  // 0 restores max_position_embeddings
-  TokenBatch tokenize(const std::vector<std::string>& texts) const override;
+  std::vector<TokenIds> token_ids(const std::vector<std::string>& texts) const override;
+  std::int64_t pad_id() const override { return config_.pad_token_id; }
   EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) override;
   torch::nn::Module& module() override { return *model_; }
   std::vector<std::pair<std::string, LoraLinear>> adaptable_linears() override;

@@ -18,25 +18,8 @@
 namespace loid {
 
 namespace {
-
-// Texts per tokenize() call when measuring lengths: bounds the padded id matrix.
-constexpr std::size_t kLengthChunk = 256;
-
-// Token count of every text (real tokens, special tokens included).
-std::vector<std::int64_t> token_lengths(const Encoder& encoder,
-                                        const std::vector<std::string>& texts) {
-  std::vector<std::int64_t> lengths;
-  lengths.reserve(texts.size());
-  for (std::size_t start = 0; start < texts.size(); start += kLengthChunk) {
-    const std::size_t end = std::min(texts.size(), start + kLengthChunk);
-    std::vector<std::string> chunk(texts.begin() + start, texts.begin() + end);
-    auto counts = encoder.tokenize(chunk).attention_mask.sum(1).contiguous();  // (b)
-    auto acc = counts.accessor<std::int64_t, 1>();
-    for (std::int64_t i = 0; i < acc.size(0); ++i) lengths.push_back(acc[i]);
-  }
-  return lengths;
-}
-
+// Texts per token_ids() call in encode_texts: one progress step.
+constexpr std::size_t kTokenizeChunk = 4096;
 }  // namespace
 
 torch::Tensor encode_texts(Encoder& encoder, const std::vector<std::string>& texts,
@@ -46,22 +29,35 @@ torch::Tensor encode_texts(Encoder& encoder, const std::vector<std::string>& tex
   const auto n = static_cast<std::int64_t>(texts.size());
   if (n == 0) return torch::zeros({0, encoder.width()}, torch::kFloat32);
 
+  // Every text is tokenized once, up front (in chunks, for the progress bar); batches are padded
+  // from these rows.
+  std::vector<TokenIds> ids;
+  ids.reserve(texts.size());
+  {
+    Progress progress("tokenize", n, options.progress);
+    for (std::size_t start = 0; start < texts.size(); start += kTokenizeChunk) {
+      const std::size_t end = std::min(texts.size(), start + kTokenizeChunk);
+      auto chunk = encoder.token_ids(std::vector<std::string>(texts.begin() + start, texts.begin() + end));
+      for (auto& r : chunk) ids.push_back(std::move(r));
+      progress.advance(static_cast<std::int64_t>(end - start));
+    }
+    progress.finish();
+  }
   // Longest first: the largest batch runs (and fails, if memory is short) at once, and padding is
   // minimal because neighbours have similar lengths.
-  const auto lengths = token_lengths(encoder, texts);
   std::vector<std::int64_t> order(texts.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
-                   [&](std::int64_t a, std::int64_t b) { return lengths[a] > lengths[b]; });
+                   [&](std::int64_t a, std::int64_t b) { return ids[a].size() > ids[b].size(); });
 
   torch::Tensor out;  // (N, D), allocated once the first batch tells D
   Progress progress("encode", n, options.progress);
   for (std::int64_t start = 0; start < n; start += options.batch_size) {
     const std::int64_t end = std::min(n, start + options.batch_size);
-    std::vector<std::string> batch_texts;
-    batch_texts.reserve(end - start);
-    for (std::int64_t i = start; i < end; ++i) batch_texts.push_back(texts[order[i]]);
-    auto batch = encoder.tokenize(batch_texts);
+    std::vector<TokenIds> rows;
+    rows.reserve(static_cast<std::size_t>(end - start));
+    for (std::int64_t i = start; i < end; ++i) rows.push_back(ids[order[i]]);
+    const auto batch = encoder.pad(rows);
     torch::Tensor vectors;
     {
       ComputeDtypeScope scope(options.dtype);

@@ -4,12 +4,43 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/fs.h"
 #include "nn/bert.h"
 #include "nn/use_lite.h"
 
 namespace loid {
+
+std::vector<TokenIds> parallel_token_ids(std::size_t n,
+                                         const std::function<TokenIds(std::size_t)>& one) {
+  std::vector<TokenIds> out(n);
+  // 32 texts per task: a few milliseconds of work, far above the pool's dispatch cost.
+  at::parallel_for(0, static_cast<std::int64_t>(n), 32, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i)
+      out[static_cast<std::size_t>(i)] = one(static_cast<std::size_t>(i));
+  });
+  return out;
+}
+
+TokenBatch Encoder::pad(const std::vector<TokenIds>& rows) const {
+  std::size_t longest = 1;
+  for (const auto& r : rows) longest = std::max(longest, r.size());
+  const auto b = static_cast<std::int64_t>(rows.size());
+  const auto t = static_cast<std::int64_t>(longest);
+  TokenBatch out;
+  out.input_ids = torch::full({b, t}, pad_id(), torch::kInt64);  // (B, T)
+  out.attention_mask = torch::zeros({b, t}, torch::kInt64);      // (B, T)
+  auto* ids = out.input_ids.data_ptr<std::int64_t>();
+  auto* mask = out.attention_mask.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < b; ++i) {
+    const auto& r = rows[static_cast<std::size_t>(i)];
+    std::copy(r.begin(), r.end(), ids + i * t);
+    std::fill(mask + i * t, mask + i * t + static_cast<std::int64_t>(r.size()), 1);
+  }
+  return out;
+}
 
 LoraLinear adaptable_linear(std::int64_t in, std::int64_t out) {
   return LoraLinear(torch::nn::Linear(in, out));  // copies Linear's default initialisation

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -25,6 +26,9 @@ enum class Pooling {
 // "cls", "pooler", "mean", "sentence" or "default".
 Pooling pooling_from_name(const std::string& name);
 
+// One text's token ids (special tokens included, truncated to the encoder's max_length), unpadded.
+using TokenIds = std::vector<std::int64_t>;
+
 struct TokenBatch {
   torch::Tensor input_ids;       // (B, T) int64, padded to the longest text of the batch
   torch::Tensor attention_mask;  // (B, T) int64, 1 for real tokens, 0 for padding
@@ -41,8 +45,16 @@ class Encoder {
   virtual std::string kind() const = 0;         // "bert" or "use_lite"
   virtual std::int64_t width() const = 0;       // D of the vectors under the default pooling
   virtual std::int64_t max_length() const = 0;  // longest token sequence accepted
-  // Tokenizes texts (truncating to max_length) and pads to the batch's longest.
-  virtual TokenBatch tokenize(const std::vector<std::string>& texts) const = 0;
+  // Token ids of every text, unpadded. Texts are tokenized on the torch thread pool (the
+  // tokenizers keep no mutable state).
+  virtual std::vector<TokenIds> token_ids(const std::vector<std::string>& texts) const = 0;
+  // The id written into padding positions (masked, never read as a token).
+  virtual std::int64_t pad_id() const { return 0; }
+  // Pads rows to the longest (at least one column, so a batch of empty texts still runs):
+  // input_ids hold pad_id() and attention_mask 0 past each row's end.
+  TokenBatch pad(const std::vector<TokenIds>& rows) const;
+  // Tokenizes texts and pads them to the batch's longest: pad(token_ids(texts)).
+  TokenBatch tokenize(const std::vector<std::string>& texts) const { return pad(token_ids(texts)); }
   virtual EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) = 0;
   // The root module (parameters, train/eval mode, to(device)).
   virtual torch::nn::Module& module() = 0;
@@ -57,6 +69,11 @@ class Encoder {
     return 0.0;
   }
 };
+
+// Token ids of n texts, text i from one(i), on the torch thread pool in chunks (the tokenizers are
+// const and keep no state, so texts are independent); an exception from one() reaches the caller.
+std::vector<TokenIds> parallel_token_ids(std::size_t n,
+                                         const std::function<TokenIds(std::size_t)>& one);
 
 // A LoraLinear without adapters, initialised like torch::nn::Linear(in, out): what encoders hold
 // in place of every linear map that LoRA may target (same outputs and parameter names).

@@ -53,28 +53,6 @@ UseLiteLayerImpl::UseLiteLayerImpl(std::int64_t in, std::int64_t out, std::int64
   ffn_out = register_module("ffn_out", adaptable_linear(inner, out));
 }
 
-TokenRows TokenRows::of(const torch::Tensor& mask) {
-  TokenRows r;
-  r.batch = mask.size(0);
-  r.length = mask.size(1);
-  auto flat = mask.reshape({-1}).ne(0);  // (B T)
-  if (!flat.all().item<bool>()) r.index = flat.nonzero().squeeze(1);  // (N)
-  return r;
-}
-
-torch::Tensor TokenRows::pack(const torch::Tensor& padded) const {
-  auto flat = padded.reshape({batch * length, padded.size(-1)});  // (B T, C)
-  return index.defined() ? flat.index_select(0, index) : flat;    // (N, C)
-}
-
-torch::Tensor TokenRows::pad(const torch::Tensor& rows) const {
-  const auto c = rows.size(-1);
-  if (!index.defined()) return rows.view({batch, length, c});
-  return torch::zeros({batch * length, c}, rows.options())
-      .index_copy(0, index, rows)
-      .view({batch, length, c});  // (B, T, C)
-}
-
 namespace {
 
 // Layer norms take float32: under bf16 autocast (nn/precision.h) a residual sum can arrive in
@@ -347,28 +325,12 @@ void convert_use_lite(const std::string& npm_dist_dir, const std::string& out_di
 UseLiteEncoder::UseLiteEncoder(UseLite model, UnigramTokenizer tokenizer)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)) {}
 
-TokenBatch UseLiteEncoder::tokenize(const std::vector<std::string>& texts) const {
-  std::vector<std::vector<std::int32_t>> ids;
-  std::int64_t longest = 1;  // at least one (padding) column, so an all-empty batch still runs
-  for (const auto& t : texts) {
-    auto v = tokenizer_.encode(t);
-    if (static_cast<std::int64_t>(v.size()) > max_length())
-      v.resize(static_cast<std::size_t>(max_length()));
-    longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(v.size()));
-    ids.push_back(std::move(v));
-  }
-  const auto B = static_cast<std::int64_t>(texts.size());
-  auto input = torch::zeros({B, longest}, torch::kInt64);
-  auto mask = torch::zeros({B, longest}, torch::kInt64);
-  auto in_a = input.accessor<std::int64_t, 2>();
-  auto mask_a = mask.accessor<std::int64_t, 2>();
-  for (std::int64_t b = 0; b < B; ++b) {
-    for (std::size_t t = 0; t < ids[b].size(); ++t) {
-      in_a[b][static_cast<std::int64_t>(t)] = ids[b][t];
-      mask_a[b][static_cast<std::int64_t>(t)] = 1;
-    }
-  }
-  return {input, mask};
+std::vector<TokenIds> UseLiteEncoder::token_ids(const std::vector<std::string>& texts) const {
+  const auto limit = static_cast<std::size_t>(max_length());
+  return parallel_token_ids(texts.size(), [&](std::size_t i) {
+    const auto v = tokenizer_.encode(texts[i]);
+    return TokenIds(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min(v.size(), limit)));
+  });
 }
 
 EncoderOutput UseLiteEncoder::forward(const TokenBatch& batch, Pooling pooling) {

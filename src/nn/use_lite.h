@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "nn/encoder.h"
+#include "nn/token_rows.h"
 #include "text/unigram.h"
 
 namespace loid {
@@ -50,17 +51,6 @@ struct UseLiteOptions {
   std::int64_t intermediate_size = 1536;  // feed-forward inner width
   std::int64_t max_length = 128;          // tokens kept per text (the graph drops positions >= it)
   double layer_norm_eps = 1e-6;           // added to the variance in every layer norm
-};
-
-// The real tokens of a padded (B, T) batch as N rows: the per-token maps (layer norms,
-// projections, feed-forward) run on these rows only, and only attention sees the padded layout.
-// With no padding the index stays undefined and pack/pad are views.
-struct TokenRows {
-  std::int64_t batch = 0, length = 0;
-  torch::Tensor index;  // (N) int64 flat positions b * T + t of the real tokens, or undefined
-  static TokenRows of(const torch::Tensor& mask);         // mask (B, T), nonzero = real token
-  torch::Tensor pack(const torch::Tensor& padded) const;  // (B, T, C) -> (N, C)
-  torch::Tensor pad(const torch::Tensor& rows) const;     // (N, C) -> (B, T, C), 0 on padding
 };
 
 struct UseLiteLayerImpl : torch::nn::Module {
@@ -121,7 +111,7 @@ class UseLiteEncoder : public Encoder {
   std::string kind() const override { return "use_lite"; }
   std::int64_t width() const override { return model_->options_.hidden_size; }
   std::int64_t max_length() const override { return model_->options_.max_length; }
-  TokenBatch tokenize(const std::vector<std::string>& texts) const override;
+  std::vector<TokenIds> token_ids(const std::vector<std::string>& texts) const override;
   EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) override;
   torch::nn::Module& module() override { return *model_; }
   // "layers.L.qkv", "layers.L.attn_out", "layers.L.ffn_in", "layers.L.ffn_out" for every layer.

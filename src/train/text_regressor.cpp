@@ -128,6 +128,8 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
   log_info("validation MSE before training: " + std::to_string(result.initial_validation_mse));
   std::vector<torch::Tensor> best = snapshot(params);
   int since_best = 0;
+  // Tokenized once for all epochs; each step pads its rows.
+  const std::vector<TokenIds> train_ids = encoder.token_ids(train_texts);
   Rng order_rng = Rng(o.seed).fork(0x72656c6f7261ULL);  // "relora"
 
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
@@ -143,11 +145,11 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
     double loss_sum = 0.0;
     std::int64_t done = 0;
     for (const auto& batch : batches) {
-      std::vector<std::string> texts;
+      std::vector<TokenIds> rows;
       std::vector<float> ratings;
-      texts.reserve(batch.size());
+      rows.reserve(batch.size());
       for (std::int64_t r : batch) {
-        texts.push_back(train_texts[r]);
+        rows.push_back(train_ids[static_cast<std::size_t>(r)]);
         ratings.push_back(train_ratings[r]);
       }
       const torch::Tensor target = torch::tensor(ratings, torch::kFloat32);
@@ -156,7 +158,7 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
       {
         // One autocast scope per step (forward and loss only; see nn/precision.h).
         ComputeDtypeScope scope(o.dtype);
-        const torch::Tensor vectors = encoder.forward(encoder.tokenize(texts)).vectors;
+        const torch::Tensor vectors = encoder.forward(encoder.pad(rows)).vectors;
         loss = torch::mse_loss(head->forward(vectors).to(torch::kFloat32), target);
       }
       loss.backward();

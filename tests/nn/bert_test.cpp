@@ -83,6 +83,12 @@ TokenBatch golden_batch(const std::string& prefix = "") {
           golden_tensor(expected(), prefix + "attention_mask")};
 }
 
+// The reference's last-layer states with padding positions set to 0: loid computes states for the
+// real tokens only and returns 0 at padding, where the reference holds values nothing reads.
+torch::Tensor real_tokens_only(const torch::Tensor& states, const torch::Tensor& mask) {
+  return states * mask.unsqueeze(-1).to(states.scalar_type());  // (B, T, H)
+}
+
 class BertGolden : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { Progress::set_quiet(true); }
@@ -94,8 +100,11 @@ TEST_F(BertGolden, AllOutputsMatchPyTorchReference) {
   EXPECT_EQ(enc->width(), 32);
   EXPECT_EQ(enc->max_length(), 40);
   const auto batch = golden_batch();
+  ASSERT_GT(batch.attention_mask.eq(0).sum().item<std::int64_t>(), 0) << "the batch has padding";
   auto cls = enc->forward(batch, Pooling::kCls);
-  const double d_hidden = max_abs(cls.token_states, golden_tensor(expected(), "last_hidden"));
+  const double d_hidden =
+      max_abs(cls.token_states,
+              real_tokens_only(golden_tensor(expected(), "last_hidden"), batch.attention_mask));
   const double d_cls = max_abs(cls.vectors, golden_tensor(expected(), "cls"));
   const double d_default = max_abs(enc->forward(batch).vectors, golden_tensor(expected(), "cls"));
   const double d_pooler =
@@ -116,8 +125,10 @@ TEST_F(BertGolden, AllOutputsMatchPyTorchReference) {
 TEST_F(BertGolden, GeluNewActivationMatches) {
   auto dir = tiny_copy("bert_gelu_new", [](nlohmann::json& c) { c["hidden_act"] = "gelu_new"; });
   auto enc = load_encoder(dir);
-  auto out = enc->forward(golden_batch());
-  const double d = max_abs(out.token_states, golden_tensor(expected(), "last_hidden_gelu_new"));
+  const auto batch = golden_batch();
+  auto out = enc->forward(batch);
+  const double d = max_abs(out.token_states, real_tokens_only(golden_tensor(expected(), "last_hidden_gelu_new"),
+                                                               batch.attention_mask));
   std::printf("max abs diff vs PyTorch (gelu_new): %.3g\n", d);
   EXPECT_LT(d, kTolerance);
   EXPECT_GT(max_abs(out.token_states, golden_tensor(expected(), "last_hidden")), 1e-4);
@@ -210,6 +221,36 @@ TEST_F(BertGolden, PaddingDoesNotChangeRealTokens) {
         << "sequence " << i;
     EXPECT_LT(max_abs(single.vectors[0], together.vectors[i]), 1e-5) << "sequence " << i;
   }
+}
+
+TEST_F(BertGolden, TrainingModeMatchesReferenceAndPaddingGetsNoGradient) {
+  // With gradients on, the unfused projections run on the real tokens' rows too.
+  auto enc = load_encoder(tiny_dir());
+  enc->module().train();
+  const auto batch = golden_batch();
+  auto out = enc->forward(batch, Pooling::kCls);
+  EXPECT_LT(max_abs(out.vectors, golden_tensor(expected(), "cls")), kTolerance);
+  EXPECT_LT(max_abs(out.token_states,
+                    real_tokens_only(golden_tensor(expected(), "last_hidden"), batch.attention_mask)),
+            kTolerance);
+  // The gradient of the whole batch is the sum of each sequence's gradient alone: padding
+  // contributes nothing.
+  const std::string name = "encoder.layer.0.output.LayerNorm.weight";
+  auto params = enc->module().named_parameters();
+  out.vectors.sum().backward();
+  const auto together = params[name].grad().clone();
+  auto sum = torch::zeros_like(together);
+  const auto lengths = batch.attention_mask.sum(1);
+  for (std::int64_t i = 0; i < batch.input_ids.size(0); ++i) {
+    const auto n = lengths[i].item<std::int64_t>();
+    params[name].mutable_grad().zero_();
+    TokenBatch alone{batch.input_ids.slice(0, i, i + 1).slice(1, 0, n),
+                     batch.attention_mask.slice(0, i, i + 1).slice(1, 0, n)};
+    enc->forward(alone, Pooling::kCls).vectors.sum().backward();
+    sum += params[name].grad();
+  }
+  EXPECT_LT(max_abs(together, sum), 1e-4);
+  EXPECT_GT(together.abs().max().item<double>(), 1e-3);  // a gradient that could differ
 }
 
 TEST_F(BertGolden, ParameterNamesAreHuggingFaceNames) {

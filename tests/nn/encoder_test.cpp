@@ -95,6 +95,35 @@ TEST_F(EncoderTest, EncodeTextsKeepsInputOrderAndMatchesSingleForwards) {
   EXPECT_THROW(encode_texts(*enc, texts, options), UsageError);
 }
 
+TEST_F(EncoderTest, PadWritesPadIdAndMaskPastEachRow) {
+  auto enc = load_encoder(tiny_dir());
+  ASSERT_EQ(enc->pad_id(), 0);  // the tiny config's pad_token_id
+  const auto batch = enc->pad({{2, 7, 9, 3}, {2, 3}, {}});
+  ASSERT_EQ(batch.input_ids.sizes(), (std::vector<std::int64_t>{3, 4}));
+  EXPECT_TRUE(torch::equal(batch.input_ids,
+                           torch::tensor({2, 7, 9, 3, 2, 3, 0, 0, 0, 0, 0, 0}, torch::kInt64).view({3, 4})));
+  EXPECT_TRUE(torch::equal(batch.attention_mask,
+                           torch::tensor({1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0}, torch::kInt64).view({3, 4})));
+  // Only empty rows: one padding column, so a forward still has a sequence axis.
+  EXPECT_EQ(enc->pad({{}, {}}).input_ids.sizes(), (std::vector<std::int64_t>{2, 1}));
+}
+
+TEST_F(EncoderTest, TokenIdsOnThePoolMatchOneTextAtATime) {
+  auto enc = load_encoder(tiny_dir());
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  std::vector<std::string> texts;  // more than one task's worth of texts
+  for (int i = 0; i < 150; ++i) texts.push_back(mixed_texts()[static_cast<std::size_t>(i) % 7] + " " + std::to_string(i));
+  const auto all = enc->token_ids(texts);
+  at::set_num_threads(threads);
+  ASSERT_EQ(all.size(), texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    EXPECT_EQ(all[i], enc->token_ids({texts[i]})[0]) << "text " << i;
+  // tokenize() is pad(token_ids()).
+  const auto batch = enc->tokenize({texts[0], texts[1]});
+  EXPECT_TRUE(torch::equal(batch.input_ids, enc->pad({all[0], all[1]}).input_ids));
+}
+
 TEST_F(EncoderTest, TextJsonLinesAreDetectedAndValidated) {
   const auto dir = temp_dir("encoder_jsonl");
   const auto good = dir + "/texts.jsonl";
