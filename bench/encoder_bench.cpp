@@ -219,11 +219,12 @@ BENCHMARK(BM_EncoderUseLiteEncodeTexts)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// Tokenizing alone: all 512 texts in one call (encode_texts does this twice per call: once to
-// sort by length, once per batch), to separate its share from the forward passes'.
+// Tokenizing alone: all 512 texts in one call, on torch's thread count, as encode_texts does once
+// per call; separates its share from the forward passes'.
 void BM_TokenizeUseLite(benchmark::State& state) {
   auto* enc = use_lite_or_skip(state);
   if (enc == nullptr) return;
+  set_bench_threads();
   const std::vector<std::string> subset = first_texts(kTexts);
   for (auto _ : state) benchmark::DoNotOptimize(enc->tokenize(subset));
   state.counters["sequences/s"] = benchmark::Counter(

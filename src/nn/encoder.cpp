@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <exception>
+#include <thread>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -16,11 +18,39 @@ namespace loid {
 std::vector<TokenIds> parallel_token_ids(std::size_t n,
                                          const std::function<TokenIds(std::size_t)>& one) {
   std::vector<TokenIds> out(n);
-  // 32 texts per task: a few milliseconds of work, far above the pool's dispatch cost.
-  at::parallel_for(0, static_cast<std::int64_t>(n), 32, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i)
-      out[static_cast<std::size_t>(i)] = one(static_cast<std::size_t>(i));
-  });
+  // Plain threads, not at::parallel_for: libtorch's parallel_for is an inline OpenMP template
+  // that runs serially in code built without -fopenmp. At least 32 texts per thread (a few
+  // milliseconds of work, far above a thread's start-up cost); a small batch stays on this thread.
+  constexpr std::size_t kMinPerThread = 32;
+  const std::size_t threads = std::min<std::size_t>(
+      static_cast<std::size_t>(std::max(1, at::get_num_threads())),
+      (n + kMinPerThread - 1) / kMinPerThread);
+  auto run = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) out[i] = one(i);
+  };
+  if (threads <= 1) {
+    run(0, n);
+    return out;
+  }
+  std::vector<std::exception_ptr> errors(threads);
+  std::vector<std::thread> workers;
+  const std::size_t per = (n + threads - 1) / threads;
+  for (std::size_t t = 1; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      try {
+        run(std::min(n, t * per), std::min(n, (t + 1) * per));
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  try {
+    run(0, std::min(n, per));
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (auto& w : workers) w.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
   return out;
 }
 

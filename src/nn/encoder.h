@@ -35,7 +35,7 @@ struct TokenBatch {
 };
 
 struct EncoderOutput {
-  torch::Tensor token_states;  // (B, T, H) last layer states
+  torch::Tensor token_states;  // (B, T, H) last layer states, 0 at padding positions
   torch::Tensor vectors;       // (B, D) one vector per text, as chosen by Pooling
 };
 
@@ -45,8 +45,8 @@ class Encoder {
   virtual std::string kind() const = 0;         // "bert" or "use_lite"
   virtual std::int64_t width() const = 0;       // D of the vectors under the default pooling
   virtual std::int64_t max_length() const = 0;  // longest token sequence accepted
-  // Token ids of every text, unpadded. Texts are tokenized on the torch thread pool (the
-  // tokenizers keep no mutable state).
+  // Token ids of every text, unpadded, tokenized on as many threads as torch uses
+  // (parallel_token_ids).
   virtual std::vector<TokenIds> token_ids(const std::vector<std::string>& texts) const = 0;
   // The id written into padding positions (masked, never read as a token).
   virtual std::int64_t pad_id() const { return 0; }
@@ -70,8 +70,9 @@ class Encoder {
   }
 };
 
-// Token ids of n texts, text i from one(i), on the torch thread pool in chunks (the tokenizers are
-// const and keep no state, so texts are independent); an exception from one() reaches the caller.
+// Token ids of n texts, text i from one(i), on up to torch's thread count of threads in contiguous
+// blocks (the tokenizers are const and keep no state, so texts are independent); an exception
+// from one() reaches the caller.
 std::vector<TokenIds> parallel_token_ids(std::size_t n,
                                          const std::function<TokenIds(std::size_t)>& one);
 

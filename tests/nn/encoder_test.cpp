@@ -10,6 +10,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -108,7 +111,7 @@ TEST_F(EncoderTest, PadWritesPadIdAndMaskPastEachRow) {
   EXPECT_EQ(enc->pad({{}, {}}).input_ids.sizes(), (std::vector<std::int64_t>{2, 1}));
 }
 
-TEST_F(EncoderTest, TokenIdsOnThePoolMatchOneTextAtATime) {
+TEST_F(EncoderTest, TokenIdsOnTwoThreadsMatchOneTextAtATime) {
   auto enc = load_encoder(tiny_dir());
   const int threads = at::get_num_threads();
   at::set_num_threads(2);
@@ -122,6 +125,37 @@ TEST_F(EncoderTest, TokenIdsOnThePoolMatchOneTextAtATime) {
   // tokenize() is pad(token_ids()).
   const auto batch = enc->tokenize({texts[0], texts[1]});
   EXPECT_TRUE(torch::equal(batch.input_ids, enc->pad({all[0], all[1]}).input_ids));
+}
+
+TEST(ParallelTokenIds, UsesTorchsThreadCountAndPassesErrorsOn) {
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  std::mutex m;
+  std::set<std::thread::id> seen;
+  const auto ids = parallel_token_ids(100, [&](std::size_t i) {
+    std::lock_guard<std::mutex> lock(m);
+    seen.insert(std::this_thread::get_id());
+    return TokenIds{static_cast<std::int64_t>(i)};
+  });
+  EXPECT_EQ(seen.size(), 2u);
+  ASSERT_EQ(ids.size(), 100u);
+  for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], TokenIds{static_cast<std::int64_t>(i)});
+  // A small call stays on the calling thread.
+  seen.clear();
+  parallel_token_ids(20, [&](std::size_t) {
+    std::lock_guard<std::mutex> lock(m);
+    seen.insert(std::this_thread::get_id());
+    return TokenIds{};
+  });
+  EXPECT_EQ(seen, std::set<std::thread::id>{std::this_thread::get_id()});
+  // An error on a worker's block reaches the caller.
+  EXPECT_THROW(parallel_token_ids(100,
+                                  [](std::size_t i) -> TokenIds {
+                                    if (i == 90) throw InputError("texts", 91, "bad text");
+                                    return {};
+                                  }),
+               InputError);
+  at::set_num_threads(threads);
 }
 
 TEST_F(EncoderTest, TextJsonLinesAreDetectedAndValidated) {
