@@ -22,6 +22,21 @@ namespace {
 constexpr std::size_t kTokenizeChunk = 4096;
 }  // namespace
 
+std::vector<LoraLinear> fold_encoder_adapters(Encoder& encoder) {
+  std::vector<LoraLinear> folded;
+  for (auto& named : encoder.adaptable_linears()) {
+    LoraLinear& layer = named.second;
+    if (layer->plain()) continue;  // no adapter, or folded already
+    layer->fold();
+    folded.push_back(layer);
+  }
+  return folded;
+}
+
+void unfold_encoder_adapters(const std::vector<LoraLinear>& layers) {
+  for (auto layer : layers) layer->unfold();  // a holder copy: the module is shared
+}
+
 torch::Tensor encode_texts(Encoder& encoder, const std::vector<std::string>& texts,
                            const EncodeOptions& options) {
   if (options.batch_size <= 0)
@@ -49,6 +64,12 @@ torch::Tensor encode_texts(Encoder& encoder, const std::vector<std::string>& tex
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::int64_t a, std::int64_t b) { return ids[a].size() > ids[b].size(); });
+
+  struct Unfold {  // unfolds on every way out of the call
+    std::vector<LoraLinear> layers;
+    ~Unfold() { unfold_encoder_adapters(layers); }
+  } unfold;
+  if (options.fold_adapters) unfold.layers = fold_encoder_adapters(encoder);
 
   torch::Tensor out;  // (N, D), allocated once the first batch tells D
   Progress progress("encode", n, options.progress);

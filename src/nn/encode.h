@@ -19,7 +19,18 @@ struct EncodeOptions {
   std::int64_t batch_size = 32;         // texts per forward pass
   bool progress = true;                 // show a progress bar (texts done, rate, ETA)
   ComputeDtype dtype = ComputeDtype::kFloat32;  // bf16: the forward passes under bf16 autocast
+  // Fold the encoder's LoRA adapters into its weights for the call and unfold them after (the
+  // original weights come back bit for bit, also on an exception): the forward passes then cost
+  // what the bare encoder's do. Vectors move by float rounding only (about 1e-6). Changes the
+  // encoder's weights during the call, so not for an encoder other threads use at the same time.
+  bool fold_adapters = false;
 };
+
+// Folds every adapted linear layer of the encoder (LoraLinear::fold) and returns those it folded;
+// layers without adapters or already folded are left as they are.
+std::vector<LoraLinear> fold_encoder_adapters(Encoder& encoder);
+// Unfolds what fold_encoder_adapters returned.
+void unfold_encoder_adapters(const std::vector<LoraLinear>& layers);
 
 // Encodes `texts` in batches of texts of similar token length (sorted by length, each batch padded
 // only to its own longest), returning (N, D) float32 on the CPU in the order of `texts`.

@@ -183,6 +183,7 @@ torch::Tensor vector_table(Encoder& encoder, const DomainData& d,
   eo.batch_size = 64;
   eo.progress = progress;
   eo.dtype = dtype;
+  eo.fold_adapters = true;
   const torch::Tensor v = encode_texts(encoder, d.texts(ids), eo);
   encoder.module().train(training);
   torch::Tensor table = torch::zeros({d.dataset.num_reviews(), encoder.width()}, torch::kFloat32);

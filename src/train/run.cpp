@@ -202,6 +202,8 @@ Encoder& LoadedRun::encoder() {
     attach_source(enc->module(), load_peft(target, &shapes), "target", 1.0, target);
   }
   enc->module().eval();
+  // A loaded run only encodes: its adapters stay folded into the weights for good.
+  fold_encoder_adapters(*enc);
   encoder_ = std::move(enc);
   return *encoder_;
 }

@@ -85,6 +85,7 @@ std::vector<float> predict_ratings(Encoder& encoder, RatingHead& head,
   eo.batch_size = batch_size;
   eo.progress = progress;
   eo.dtype = dtype;
+  eo.fold_adapters = true;  // unfolded again before training goes on
   const torch::Tensor vectors = encode_texts(encoder, texts, eo);
   std::vector<float> out;
   if (!texts.empty()) {

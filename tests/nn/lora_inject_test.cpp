@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/progress.h"
+#include "nn/encode.h"
 #include "nn/peft.h"
 #include "nn/use_lite.h"
 #include "support/test_paths.h"
@@ -143,6 +144,36 @@ TEST_F(LoraInject, BadPatternNamesItAndChangesNothing) {
         << msg;
   }
   EXPECT_TRUE(trainable_parameters(enc->module()).empty());
+}
+
+TEST_F(LoraInject, EncodeTextsFoldsAdaptersForTheCallOnly) {
+  auto enc = tiny_bert();
+  LoraConfig config;
+  config.r = 4;
+  config.alpha = 8;
+  config.dropout = 0.0;
+  inject_lora(*enc, config);
+  train_adapters(*enc, 5);  // B != 0: the adapters change the vectors
+  const auto weights = base_parameters(*enc);
+  EncodeOptions eo;
+  eo.progress = false;
+  eo.batch_size = 2;
+  const auto unmerged = encode_texts(*enc, kTexts, eo);
+  eo.fold_adapters = true;
+  const auto folded = encode_texts(*enc, kTexts, eo);
+  EXPECT_LT(max_abs(folded, unmerged), 1e-5);
+  // Unfolded again: every base weight bit for bit, and the adapters apply again.
+  for (const auto& [name, t] : base_parameters(*enc))
+    EXPECT_TRUE(torch::equal(t, weights.at(name))) << name;
+  for (auto& [name, layer] : enc->adaptable_linears()) EXPECT_FALSE(layer->folded()) << name;
+  EXPECT_TRUE(torch::equal(encode_texts(*enc, kTexts, EncodeOptions{Pooling::kDefault, 2, false}), unmerged));
+  // fold_encoder_adapters skips plain layers; the folded weight is not the base weight.
+  auto layers = fold_encoder_adapters(*enc);
+  EXPECT_EQ(layers.size(), enc->adaptable_linears().size());
+  EXPECT_GT(max_abs(layers[0]->weight, weights.at(enc->adaptable_linears()[0].first + ".weight")), 1e-7);
+  EXPECT_TRUE(fold_encoder_adapters(*enc).empty());  // already folded
+  unfold_encoder_adapters(layers);
+  EXPECT_TRUE(torch::equal(layers[0]->weight, weights.at(enc->adaptable_linears()[0].first + ".weight")));
 }
 
 TEST_F(LoraInject, BertFreshTargetKeepsOutputsAndTrainingMovesOnlyAdapters) {
