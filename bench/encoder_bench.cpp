@@ -16,6 +16,10 @@
 //   DIR/inputs.safetensors  token ids (N, 128) and lengths (N) of the benchmark's texts for both
 //                           tokenizers, their ratings, and this side's vectors of the first 64
 //                           texts (consecutive batches of 32) for the agreement check.
+//
+// LOID_BENCH_TRACE=FILE: the timed loop of the encoder inference benchmarks runs under libtorch's
+// profiler and writes its op trace (Chrome trace JSON) to FILE; bench/profile_ops.py sums it by
+// op (self time). Run one benchmark at a time: each run overwrites FILE. Profiling slows the run.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "core/fs.h"
 #include "core/paths.h"
@@ -110,19 +115,27 @@ std::vector<std::int64_t> lengths_of(const loid::TokenBatch& tb) {
                                    counts.data_ptr<std::int64_t>() + counts.numel());
 }
 
-// One iteration = one batch of consecutive review texts (cycling through the set).
+// One iteration = one batch of consecutive review texts, cycling through the set in the PyTorch
+// peer's batches (texts 0-31, 32-63, ...). The texts are tokenized once before the timed loop, as
+// training does (tokenizing alone is BM_TokenizeUseLite), and each batch is padded to its longest
+// inside it; the peer reads the same token ids and pads them the same way.
 void run_batches(benchmark::State& state, loid::Encoder& enc, loid::Pooling pooling) {
   set_bench_threads();
   const auto& texts = review_texts();
+  const std::vector<loid::TokenIds> ids = enc.token_ids(texts);
   const auto batch_size = static_cast<std::size_t>(state.range(0));
   std::size_t next = 0;
   std::int64_t sequences = 0, tokens = 0, padded = 0;
   double macs = 0.0;
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> trace;
+  if (const char* file = std::getenv("LOID_BENCH_TRACE")) {
+    trace = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(file));
+  }
   for (auto _ : state) {
-    std::vector<std::string> batch;
-    for (std::size_t i = 0; i < batch_size; ++i) batch.push_back(texts[(next + i) % texts.size()]);
+    std::vector<loid::TokenIds> batch;
+    for (std::size_t i = 0; i < batch_size; ++i) batch.push_back(ids[(next + i) % ids.size()]);
     next += batch_size;
-    auto tb = enc.tokenize(batch);
+    auto tb = enc.pad(batch);
     auto out = enc.forward(tb, pooling);
     benchmark::DoNotOptimize(out.vectors.data_ptr());
     sequences += static_cast<std::int64_t>(batch_size);
@@ -130,6 +143,7 @@ void run_batches(benchmark::State& state, loid::Encoder& enc, loid::Pooling pool
     padded += tb.attention_mask.numel();
     macs += enc.multiply_adds(lengths_of(tb));
   }
+  trace.reset();  // writes the trace
   state.counters["sequences/s"] = benchmark::Counter(sequences, benchmark::Counter::kIsRate);
   state.counters["tokens/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * macs / 1e9, benchmark::Counter::kIsRate);
@@ -200,10 +214,11 @@ void BM_EncoderUseLite(benchmark::State& state) {
   loid::Progress::set_quiet(true);
   run_batches(state, *enc, loid::Pooling::kDefault);
 }
+// 32 iterations: at batch 32, twice through the 512 texts in the peer's batches.
 BENCHMARK(BM_EncoderUseLite)
     ->Arg(32)
     ->Arg(8)
-    ->MinTime(2.0)
+    ->Iterations(32)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

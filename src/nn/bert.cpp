@@ -159,35 +159,40 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& c) : heads_(c.num
   value = register_module("value", adaptable_linear(c.hidden_size, c.hidden_size));
 }
 
-torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& key_bias,
-                                             const TokenRows& rows) {
-  const auto b = rows.batch, t = rows.length, h = x.size(-1), d = h / heads_;
-  auto split = [&](const torch::Tensor& y) {  // (N, H) real-token rows -> (B, nh, T, d)
-    return rows.pad(y).view({b, t, heads_, d}).transpose(1, 2);
+torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const TokenRows& rows) {
+  const auto h = x.size(-1), d = h / heads_;
+  const double root_d = std::sqrt(static_cast<double>(d));
+  // Over one padded block of sequences: each input (b, t, H), or one (b, t, 3H) with q, k, v side
+  // by side.
+  auto attention = [&](const std::vector<torch::Tensor>& in, const torch::Tensor& bias) {
+    const auto b = in[0].size(0), t = in[0].size(1);
+    torch::Tensor q, k, v;
+    if (in.size() == 1) {
+      auto parts = in[0].view({b, t, 3, heads_, d}).permute({2, 0, 3, 1, 4});  // (3, b, nh, t, d)
+      q = parts[0];
+      k = parts[1];
+      v = parts[2];
+    } else {
+      auto heads = [&](const torch::Tensor& y) { return y.view({b, t, heads_, d}).transpose(1, 2); };
+      q = heads(in[0]);  // (b, nh, t, d)
+      k = heads(in[1]);
+      v = heads(in[2]);
+    }
+    auto scores = torch::matmul(q, k.transpose(-1, -2)) / root_d;  // (b, nh, t, t)
+    return torch::matmul(torch::softmax(scores + bias, -1), v)  // (b, nh, t, d)
+        .transpose(1, 2)
+        .reshape({b, t, h});  // (b, t, H)
   };
-  torch::Tensor q, k, v;
   if (!torch::GradMode::is_enabled() && query->plain() && key->plain() && value->plain() &&
       query->bias.defined() && key->bias.defined() && value->bias.defined()) {
     // Frozen inference: one (N, 3H) product instead of three (N, H) ones, which run nearer the
-    // GEMM peak (the concatenated weights are 3 H^2 floats, small next to the product). The
-    // product is padded once and then split, not padded three times.
+    // GEMM peak (the concatenated weights are 3 H^2 floats, small next to the product), gathered
+    // into the padded blocks once.
     auto w = torch::cat({query->weight, key->weight, value->weight});  // (3H, H)
     auto bias = torch::cat({query->bias, key->bias, value->bias});     // (3H)
-    auto qkv = rows.pad(torch::nn::functional::linear(x, w, bias));    // (B, T, 3H)
-    auto parts = qkv.view({b, t, 3, heads_, d}).permute({2, 0, 3, 1, 4});  // (3, B, nh, T, d)
-    q = parts[0];
-    k = parts[1];
-    v = parts[2];
-  } else {
-    q = split(query(x));  // (B, nh, T, d)
-    k = split(key(x));    // (B, nh, T, d)
-    v = split(value(x));  // (B, nh, T, d)
+    return rows.attend({torch::nn::functional::linear(x, w, bias)}, attention);  // (N, H)
   }
-  auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(d));
-  scores = scores + key_bias;                         // (B, nh, T, T)
-  auto probs = torch::softmax(scores, -1);            // (B, nh, T, T)
-  auto ctx = torch::matmul(probs, v);                 // (B, nh, T, d)
-  return rows.pack(ctx.transpose(1, 2).reshape({b, t, h}));  // (N, H)
+  return rows.attend({query(x), key(x), value(x)}, attention);  // (N, H)
 }
 
 BertResidualImpl::BertResidualImpl(std::int64_t in, const BertConfig& c) {
@@ -206,9 +211,8 @@ BertAttentionImpl::BertAttentionImpl(const BertConfig& c) {
   output = register_module("output", BertResidual(c.hidden_size, c));
 }
 
-torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& key_bias,
-                                         const TokenRows& rows) {
-  return output(self(x, key_bias, rows), x);  // (N, H)
+torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const TokenRows& rows) {
+  return output(self(x, rows), x);  // (N, H)
 }
 
 BertIntermediateImpl::BertIntermediateImpl(const BertConfig& c) : act_(c.hidden_act) {
@@ -234,9 +238,8 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c) {
   output = register_module("output", BertResidual(c.intermediate_size, c));
 }
 
-torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& key_bias,
-                                     const TokenRows& rows) {
-  auto a = attention(x, key_bias, rows);  // (N, H)
+torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const TokenRows& rows) {
+  auto a = attention(x, rows);  // (N, H)
   return output(intermediate(a), a);      // (N, H)
 }
 
@@ -253,9 +256,8 @@ BertLayersImpl::BertLayersImpl(const BertConfig& c) {
   for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layer->push_back(BertLayer(c));
 }
 
-torch::Tensor BertLayersImpl::forward(torch::Tensor x, const torch::Tensor& key_bias,
-                                      const TokenRows& rows) {
-  for (const auto& m : *layer) x = m->as<BertLayerImpl>()->forward(x, key_bias, rows);  // (N, H)
+torch::Tensor BertLayersImpl::forward(torch::Tensor x, const TokenRows& rows) {
+  for (const auto& m : *layer) x = m->as<BertLayerImpl>()->forward(x, rows);  // (N, H)
   return x;
 }
 
@@ -272,12 +274,11 @@ torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids,
               input_ids.size(1), " tokens exceeds max_position_embeddings ",
               config_.max_position_embeddings);
   auto x = embeddings(input_ids);  // (B, T, H)
-  // Additive key mask: 0 for real tokens, a large negative for padding.
-  auto pad = attention_mask.eq(0).to(x.scalar_type());                                // (B, T)
-  auto key_bias = (pad * large_negative(x.scalar_type())).unsqueeze(1).unsqueeze(2);  // (B,1,1,T)
-  // Only attention needs the padded layout; every other map runs on the real tokens' rows.
-  const auto rows = TokenRows::of(attention_mask);
-  return rows.pad(encoder(rows.pack(x), key_bias, rows));  // (B, T, H), 0 on padding
+  // Only attention needs a padded layout, on blocks of similar lengths; every other map runs on
+  // the real tokens' rows. Padded keys get an additive bias: a large negative, finite in x's dtype.
+  const auto rows = TokenRows::of(attention_mask.ne(0).to(x.scalar_type()),
+                                  large_negative(x.scalar_type()));
+  return rows.pad(encoder(rows.pack(x), rows));  // (B, T, H), 0 on padding
 }
 
 // ------------------------------------------------------------------------------------ loading

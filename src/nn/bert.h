@@ -60,10 +60,9 @@ TORCH_MODULE(BertEmbeddings);
 
 struct BertSelfAttentionImpl : torch::nn::Module {
   explicit BertSelfAttentionImpl(const BertConfig& c);
-  // x (N, H) real-token rows of `rows`, key_bias (B, 1, 1, T) additive mask -> context (N, H);
-  // the scores and context see the padded (B, T) layout.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias,
-                        const TokenRows& rows);
+  // x (N, H) real-token rows of `rows` -> context (N, H); the scores and context see padded
+  // blocks of sequences (TokenRows::attend).
+  torch::Tensor forward(const torch::Tensor& x, const TokenRows& rows);
 
   std::int64_t heads_;
   LoraLinear query{nullptr}, key{nullptr}, value{nullptr};  // LoRA targets
@@ -82,8 +81,7 @@ TORCH_MODULE(BertResidual);
 
 struct BertAttentionImpl : torch::nn::Module {
   explicit BertAttentionImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias,
-                        const TokenRows& rows);  // (N, H) -> (N, H)
+  torch::Tensor forward(const torch::Tensor& x, const TokenRows& rows);  // (N, H) -> (N, H)
 
   BertSelfAttention self{nullptr};
   BertResidual output{nullptr};
@@ -101,8 +99,7 @@ TORCH_MODULE(BertIntermediate);
 
 struct BertLayerImpl : torch::nn::Module {
   explicit BertLayerImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias,
-                        const TokenRows& rows);  // (N, H) -> (N, H)
+  torch::Tensor forward(const torch::Tensor& x, const TokenRows& rows);  // (N, H) -> (N, H)
 
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};
@@ -122,7 +119,7 @@ TORCH_MODULE(BertPooler);
 struct BertLayersImpl : torch::nn::Module {
   explicit BertLayersImpl(const BertConfig& c);
   // x (N, H) real-token rows of `rows` -> (N, H)
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& key_bias, const TokenRows& rows);
+  torch::Tensor forward(torch::Tensor x, const TokenRows& rows);
 
   torch::nn::ModuleList layer{nullptr};
 };

@@ -64,23 +64,25 @@ torch::Tensor as_float(const torch::Tensor& t) {
 
 }  // namespace
 
-torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask,
-                                        const TokenRows& rows) {
-  const auto B = mask.size(0), T = mask.size(1), dh = in_ / heads_;
-  auto parts =
-      rows.pad(qkv->forward(attn_norm->forward(as_float(x)))).split(in_, -1);  // 3 x (B, T, in)
-  auto heads = [&](const torch::Tensor& t) { return t.view({B, T, heads_, dh}).transpose(1, 2); };
-  auto q = heads(parts[0]) *
-           static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));      // (B, h, T, dh)
-  auto k = heads(parts[1]);                                                   // (B, h, T, dh)
-  auto v = heads(parts[2]);                                                   // (B, h, T, dh)
-  auto bias = ((1.0f - mask) * kPaddingBias).view({B, 1, 1, T});              // (B, 1, 1, T)
-  auto w = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) + bias, -1);  // (B, h, T, T)
-  auto a = rows.pack(torch::matmul(w, v).transpose(1, 2).reshape({B, T, in_}));  // (N, in)
-  auto residual = residual_proj ? residual_proj->forward(x) : x;              // (N, out)
-  auto y = attn_out->forward(a) + residual;                                   // (N, out)
+torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const TokenRows& rows) {
+  const auto dh = in_ / heads_;
+  const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));
+  auto attention = [&](const std::vector<torch::Tensor>& in, const torch::Tensor& bias) {
+    const auto B = in[0].size(0), T = in[0].size(1);
+    auto parts = in[0].split(in_, -1);  // 3 x (B, T, in)
+    auto heads = [&](const torch::Tensor& t) { return t.view({B, T, heads_, dh}).transpose(1, 2); };
+    auto q = heads(parts[0]) * scale;                                           // (B, h, T, dh)
+    auto k = heads(parts[1]);                                                   // (B, h, T, dh)
+    auto v = heads(parts[2]);                                                   // (B, h, T, dh)
+    auto w = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) + bias, -1);  // (B, h, T, T)
+    return torch::matmul(w, v).transpose(1, 2).reshape({B, T, in_});            // (B, T, in)
+  };
+  auto a = rows.attend({qkv->forward(attn_norm->forward(as_float(x)))}, attention);  // (N, in)
+  auto residual = residual_proj ? residual_proj->forward(x) : x;                   // (N, out)
+  auto y = attn_out->forward(a) + residual;                                        // (N, out)
+  // In place: neither the projection's nor the adapter sum's backward reads this output.
   auto f =
-      ffn_out->forward(torch::relu(ffn_in->forward(ffn_norm->forward(as_float(y)))));  // (N, out)
+      ffn_out->forward(ffn_in->forward(ffn_norm->forward(as_float(y))).relu_());  // (N, out)
   return y + f;                                                                   // (N, out)
 }
 
@@ -105,9 +107,9 @@ UseLiteOutput UseLiteImpl::forward(const torch::Tensor& ids, const torch::Tensor
   auto signal = torch::cat({torch::sin(angle), torch::cos(angle)}, 1);  // (T, E)
   // The graph adds the embedding twice: AddTimingSignal returns E + signal and the stack adds E
   // again.
-  const TokenRows rows = TokenRows::of(mask);
+  const TokenRows rows = TokenRows::of(mask, kPaddingBias);
   auto x = rows.pack(2.0f * embeddings->forward(ids) + signal.unsqueeze(0));            // (N, E)
-  for (const auto& layer : *layers) x = layer->as<UseLiteLayer>()->forward(x, mask, rows);  // (N, H)
+  for (const auto& layer : *layers) x = layer->as<UseLiteLayer>()->forward(x, rows);  // (N, H)
   auto states = rows.pad(x);                                                    // (B, T, H)
   auto count = mask.sum(1, true).clamp_min(1.0f);                               // (B, 1)
   auto mean = states.sum(1) / count;                                            // (B, H)

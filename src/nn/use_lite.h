@@ -56,9 +56,10 @@ struct UseLiteOptions {
 struct UseLiteLayerImpl : torch::nn::Module {
   UseLiteLayerImpl(std::int64_t in, std::int64_t out, std::int64_t heads, std::int64_t inner,
                    double eps);
-  // x: (N, in) real-token rows of `rows`, mask: (B, T) float 1/0 -> (N, out). Padding rows, which
-  // the graph zeroes (residual projection, feed-forward) or never reads (masked keys), are skipped.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, const TokenRows& rows);
+  // x: (N, in) real-token rows of `rows` -> (N, out). Padding rows, which the graph zeroes
+  // (residual projection, feed-forward) or never reads (masked keys), are skipped; attention runs
+  // on blocks of sequences padded to their own longest (TokenRows::attend).
+  torch::Tensor forward(const torch::Tensor& x, const TokenRows& rows);
 
   std::int64_t in_, out_, heads_;
   torch::nn::LayerNorm attn_norm{nullptr}, ffn_norm{nullptr};
