@@ -40,6 +40,17 @@ bool set_blas_thread_count(int threads) {
   return true;
 }
 
+SgemmFn blas_sgemm() {
+  static const SgemmFn f = blas_symbol<SgemmFn>("sgemm_");
+  return f;
+}
+
+int blas_thread_count() {
+  using GetInt = int (*)();
+  auto f = blas_symbol<GetInt>("openblas_get_num_threads");
+  return f == nullptr ? 0 : f();
+}
+
 std::string cpu_vector_level() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;

@@ -20,6 +20,17 @@ BlasInfo blas_info();
 // Returns false when OpenBLAS is not in the process.
 bool set_blas_thread_count(int threads);
 
+// The process's BLAS single-precision GEMM, Fortran interface (column-major; what libtorch's
+// float matrix multiplies call), or nullptr when no BLAS is loaded.
+using SgemmFn = void (*)(const char* transa, const char* transb, const int* m, const int* n,
+                         const int* k, const float* alpha, const float* a, const int* lda,
+                         const float* b, const int* ldb, const float* beta, float* c,
+                         const int* ldc);
+SgemmFn blas_sgemm();
+
+// OpenBLAS's thread count, 0 when OpenBLAS is not in the process.
+int blas_thread_count();
+
 // The CPU's widest vector extension as the kernel families name it: "avx512", "avx2" or "" (from
 // /proc/cpuinfo flags; "" when unknown).
 std::string cpu_vector_level();

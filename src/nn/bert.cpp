@@ -190,9 +190,16 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const Token
     // into the padded blocks once.
     auto w = torch::cat({query->weight, key->weight, value->weight});  // (3H, H)
     auto bias = torch::cat({query->bias, key->bias, value->bias});     // (3H)
-    return rows.attend({torch::nn::functional::linear(x, w, bias)}, attention);  // (N, H)
+    auto qkv = torch::nn::functional::linear(x, w, bias);                        // (N, 3H)
+    if (rows.can_attend_packed(qkv)) return rows.attend_packed(qkv, heads_, 1.0 / root_d);
+    return rows.attend({qkv}, attention);  // (N, H)
   }
-  return rows.attend({query(x), key(x), value(x)}, attention);  // (N, H)
+  auto q = query(x), k = key(x), v = value(x);  // (N, H) each
+  if (rows.packed_attention && !rows.lengths.empty() && q.scalar_type() == torch::kFloat32) {
+    auto qkv = torch::cat({q, k, v}, 1);  // (N, 3H)
+    if (rows.can_attend_packed(qkv)) return rows.attend_packed(qkv, heads_, 1.0 / root_d);
+  }
+  return rows.attend({q, k, v}, attention);  // (N, H)
 }
 
 BertResidualImpl::BertResidualImpl(std::int64_t in, const BertConfig& c) {

@@ -35,6 +35,10 @@ struct TokenRows {
   double large_negative = -1e9;
   std::vector<Group> groups;  // empty: attend runs on the whole padded batch
   torch::Tensor restore;      // (N) row of the groups' concatenated output for each packed row
+  // Real tokens of each sequence when they come first in its row (then sequence b's packed rows
+  // are consecutive); empty when the mask has holes.
+  std::vector<std::int64_t> lengths;
+  bool packed_attention = true;  // false: attend_packed is never used (from the switch below)
 
   // mask (B, T), nonzero = real token. Groups are formed when the real tokens of every sequence
   // come first (the tokenizers' layout) and grouping saves attention work; `large_negative` is the
@@ -47,7 +51,21 @@ struct TokenRows {
   // rows: (N, C_i) packed rows -> (N, C_out): `f` over each group's padded block (or over the
   // whole padded batch), its outputs on the real tokens packed back in order. Differentiable.
   torch::Tensor attend(const std::vector<torch::Tensor>& rows, const PaddedAttention& f) const;
+
+  // Multi-head self-attention computed on the packed rows themselves, each sequence over its own
+  // real tokens (no padding, no bias, no copies into blocks): float32 on the CPU, through the
+  // process's BLAS, one sequence per thread at a time. qkv (N, 3W) holds q, k, v side by side,
+  // head j of each at columns j * W / heads; -> (N, W) with softmax(scale q k^T) v per head.
+  // Differentiable (once: its backward is not). can_attend_packed says whether it applies
+  // (prefix layout, float32 contiguous rows, a BLAS in the process, not switched off).
+  bool can_attend_packed(const torch::Tensor& qkv) const;
+  torch::Tensor attend_packed(const torch::Tensor& qkv, std::int64_t heads, double scale) const;
 };
+
+// Whether TokenRows::of allows attend_packed: on unless the environment has
+// LOID_PACKED_ATTENTION=0 at start-up; tests and benchmarks switch it to compare both paths.
+bool packed_attention_enabled();
+void set_packed_attention_enabled(bool enabled);
 
 // Splits lengths sorted longest first into runs [start, end) that minimise
 // sum over runs of (size x longest^2) + group_cost: attention work on a block padded to its

@@ -77,7 +77,10 @@ torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const TokenRows&
     auto w = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) + bias, -1);  // (B, h, T, T)
     return torch::matmul(w, v).transpose(1, 2).reshape({B, T, in_});            // (B, T, in)
   };
-  auto a = rows.attend({qkv->forward(attn_norm->forward(as_float(x)))}, attention);  // (N, in)
+  auto projected = qkv->forward(attn_norm->forward(as_float(x)));  // (N, 3 in)
+  auto a = rows.can_attend_packed(projected)
+               ? rows.attend_packed(projected, heads_, scale)  // inference: on the rows themselves
+               : rows.attend({projected}, attention);          // (N, in)
   auto residual = residual_proj ? residual_proj->forward(x) : x;                   // (N, out)
   auto y = attn_out->forward(a) + residual;                                        // (N, out)
   // In place: neither the projection's nor the adapter sum's backward reads this output.

@@ -1,12 +1,17 @@
 // TokenRows: attention by length groups gives what attention over the whole padded batch gives,
-// values and gradients, and the grouping is the cheapest split of the lengths.
+// values and gradients, and the grouping is the cheapest split of the lengths; attention on the
+// packed rows (inference) gives the same as attention over padded blocks.
 #include "nn/token_rows.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
+#include <numeric>
 #include <random>
+#include <thread>
 
+#include "core/blas.h"
 #include "nn/bert.h"
 #include "nn/use_lite.h"
 
@@ -63,6 +68,13 @@ TEST(PartitionByLength, CheapestOfAllSplits) {
     EXPECT_DOUBLE_EQ(split_cost(lengths, runs, group_cost), best) << "trial " << trial;
   }
 }
+
+// Sets the packed-attention switch for a scope.
+struct PackedAttention {
+  bool before = packed_attention_enabled();
+  explicit PackedAttention(bool on) { set_packed_attention_enabled(on); }
+  ~PackedAttention() { set_packed_attention_enabled(before); }
+};
 
 torch::Tensor prefix_mask(const std::vector<std::int64_t>& lengths, std::int64_t T) {
   auto mask = torch::zeros({static_cast<std::int64_t>(lengths.size()), T}, torch::kInt64);
@@ -122,6 +134,112 @@ TEST(TokenRows, WholeBatchWhenGroupingCannotHelpOrTheMaskHasHoles) {
   EXPECT_FALSE(TokenRows::of(prefix_mask({128, 10, 12, 9, 11}, 128)).groups.empty());
 }
 
+// Multi-head attention over padded blocks, q, k, v side by side in (b, t, 3W): the reference the
+// packed path must match.
+torch::Tensor padded_attention(const torch::Tensor& in, const torch::Tensor& bias,
+                               std::int64_t heads, double scale) {
+  const auto b = in.size(0), t = in.size(1), w = in.size(2) / 3;
+  auto parts = in.split(w, -1);
+  auto split = [&](const torch::Tensor& y) { return y.view({b, t, heads, w / heads}).transpose(1, 2); };
+  auto p = torch::softmax(torch::matmul(split(parts[0]), split(parts[1]).transpose(-2, -1)) * scale +
+                              bias,
+                          -1);
+  return torch::matmul(p, split(parts[2])).transpose(1, 2).reshape({b, t, w});
+}
+
+TEST(TokenRows, PackedAttentionEqualsPaddedAttention) {
+  torch::manual_seed(11);
+  torch::NoGradGuard no_grad;
+  // Empty sequences, one token, long ones (OpenBLAS's threaded sizes), unsorted; then no padding.
+  for (const auto& lengths : std::vector<std::vector<std::int64_t>>{
+           {2, 130, 0, 5, 1, 70, 9, 3, 0}, {7, 7, 7}}) {
+    const std::int64_t T = *std::max_element(lengths.begin(), lengths.end());
+    const auto rows = TokenRows::of(prefix_mask(lengths, T));
+    ASSERT_EQ(rows.lengths, lengths);
+    const std::int64_t N = std::accumulate(lengths.begin(), lengths.end(), std::int64_t{0});
+    for (const std::int64_t heads : {1, 4}) {
+      auto qkv = torch::randn({N, 3 * 32});
+      ASSERT_TRUE(rows.can_attend_packed(qkv));
+      const double scale = 0.3;
+      auto packed = rows.attend_packed(qkv, heads, scale);
+      auto reference = rows.attend({qkv}, [&](const std::vector<torch::Tensor>& in, const torch::Tensor& bias) {
+        return padded_attention(in[0], bias, heads, scale);
+      });
+      ASSERT_EQ(packed.sizes(), reference.sizes());
+      EXPECT_LE((packed - reference).abs().max().item<double>(), 1e-5) << heads << " heads";
+    }
+  }
+}
+
+// Overlapping calls (several requests in `loid serve`) give the same results, and OpenBLAS's
+// thread count is back where it was once they are done.
+TEST(TokenRows, PackedAttentionGradientsEqualPaddedAttention) {
+  torch::manual_seed(13);
+  const std::vector<std::int64_t> lengths{2, 80, 0, 5, 1, 70, 9};
+  const auto rows = TokenRows::of(prefix_mask(lengths, 80));
+  const std::int64_t N = 167, heads = 4;
+  const double scale = 0.3;
+  auto qkv = torch::randn({N, 3 * 32}, torch::requires_grad());
+  auto packed = rows.attend_packed(qkv, heads, scale);
+  auto reference = rows.attend({qkv}, [&](const std::vector<torch::Tensor>& in, const torch::Tensor& bias) {
+    return padded_attention(in[0], bias, heads, scale);
+  });
+  EXPECT_LE((packed - reference).abs().max().item<double>(), 1e-5);
+  const auto weights = torch::randn({N, 32});
+  auto g1 = torch::autograd::grad({(packed * weights).sum()}, {qkv}, {}, /*retain_graph=*/true)[0];
+  auto g2 = torch::autograd::grad({(reference * weights).sum()}, {qkv}, {}, true)[0];
+  EXPECT_LE((g1 - g2).abs().max().item<double>(), 1e-5);
+  EXPECT_GT(g1.narrow(1, 0, 32).abs().sum().item<double>(), 0.0);   // q
+  EXPECT_GT(g1.narrow(1, 32, 32).abs().sum().item<double>(), 0.0);  // k
+  EXPECT_GT(g1.narrow(1, 64, 32).abs().sum().item<double>(), 0.0);  // v
+  // Only part of the output used: the rest contributes nothing.
+  auto h1 = torch::autograd::grad({packed.narrow(0, 0, 40).sum()}, {qkv})[0];
+  auto h2 = torch::autograd::grad({reference.narrow(0, 0, 40).sum()}, {qkv})[0];
+  EXPECT_LE((h1 - h2).abs().max().item<double>(), 1e-5);
+}
+
+TEST(TokenRows, PackedAttentionFromSeveralThreads) {
+  torch::manual_seed(12);
+  const std::vector<std::int64_t> lengths{70, 3, 40, 1, 66};
+  const auto rows = TokenRows::of(prefix_mask(lengths, 70));
+  auto qkv = torch::randn({180, 3 * 16});
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard no_grad;
+    expected = rows.attend_packed(qkv, 2, 0.25);
+  }
+  const int blas_threads = blas_thread_count();
+  std::vector<double> worst(3, 0.0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < worst.size(); ++t) {
+    threads.emplace_back([&, t] {
+      torch::NoGradGuard no_grad;
+      for (int i = 0; i < 20; ++i) {
+        worst[t] = std::max(worst[t], (rows.attend_packed(qkv, 2, 0.25) - expected).abs().max().item<double>());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (double w : worst) EXPECT_EQ(w, 0.0);
+  EXPECT_EQ(blas_thread_count(), blas_threads);
+}
+
+TEST(TokenRows, PackedAttentionOnlyWhereItApplies) {
+  const auto rows = TokenRows::of(prefix_mask({3, 1}, 3));
+  EXPECT_TRUE(rows.can_attend_packed(torch::randn({4, 6})));
+  EXPECT_TRUE(rows.can_attend_packed(torch::randn({4, 6}, torch::requires_grad())));
+  EXPECT_FALSE(rows.can_attend_packed(torch::randn({4, 6}, torch::kFloat64)));
+  EXPECT_FALSE(rows.can_attend_packed(torch::randn({4, 7})));             // not q, k, v
+  EXPECT_FALSE(rows.can_attend_packed(torch::randn({6, 4}).t()));         // not contiguous
+  auto holes = torch::tensor({1, 0, 1, 1, 1, 1}, torch::kInt64).view({2, 3});
+  EXPECT_FALSE(TokenRows::of(holes).can_attend_packed(torch::randn({5, 6})));  // rows not per text
+  {
+    PackedAttention off(false);
+    EXPECT_FALSE(TokenRows::of(prefix_mask({3, 1}, 3)).can_attend_packed(torch::randn({4, 6})));
+  }
+  EXPECT_TRUE(TokenRows::of(prefix_mask({3, 1}, 3)).can_attend_packed(torch::randn({4, 6})));
+}
+
 TEST(TokenRows, UseLiteBatchEqualsEachTextAlone) {
   torch::manual_seed(5);
   UseLiteOptions o;
@@ -137,15 +255,22 @@ TEST(TokenRows, UseLiteBatchEqualsEachTextAlone) {
   const std::int64_t T = 40;
   auto ids = torch::randint(1, o.vocab_size, {static_cast<std::int64_t>(lengths.size()), T});
   auto mask = prefix_mask(lengths, T);
-  ASSERT_FALSE(TokenRows::of(mask).groups.empty());  // the batch takes the grouped path
-  auto batch = model->forward(ids * mask, mask);
-  for (std::size_t b = 0; b < lengths.size(); ++b) {
-    const auto n = std::max<std::int64_t>(lengths[b], 1);
-    auto one = model->forward((ids * mask)[static_cast<std::int64_t>(b)].narrow(0, 0, n).unsqueeze(0),
-                              mask[static_cast<std::int64_t>(b)].narrow(0, 0, n).unsqueeze(0));
-    EXPECT_LE((one.sentence[0] - batch.sentence[static_cast<std::int64_t>(b)]).abs().max().item<double>(),
-              1e-5)
-        << "text " << b;
+  ASSERT_FALSE(TokenRows::of(mask).groups.empty());  // without packed attention: grouped
+  torch::Tensor packed_batch;
+  for (const bool packed : {true, false}) {
+    PackedAttention mode(packed);
+    auto batch = model->forward(ids * mask, mask);
+    if (packed) packed_batch = batch.sentence;
+    EXPECT_LE((packed_batch - batch.sentence).abs().max().item<double>(), 1e-5);
+    for (std::size_t b = 0; b < lengths.size(); ++b) {
+      const auto n = std::max<std::int64_t>(lengths[b], 1);
+      auto one = model->forward((ids * mask)[static_cast<std::int64_t>(b)].narrow(0, 0, n).unsqueeze(0),
+                                mask[static_cast<std::int64_t>(b)].narrow(0, 0, n).unsqueeze(0));
+      EXPECT_LE(
+          (one.sentence[0] - batch.sentence[static_cast<std::int64_t>(b)]).abs().max().item<double>(),
+          1e-5)
+          << "text " << b << (packed ? ", packed attention" : ", padded blocks");
+    }
   }
 }
 
@@ -167,14 +292,17 @@ TEST(TokenRows, BertBatchEqualsEachTextAloneFusedAndNot) {
   auto mask = prefix_mask(lengths, T);
   auto ids = torch::randint(1, c.vocab_size, {static_cast<std::int64_t>(lengths.size()), T}) * mask;
   ASSERT_FALSE(TokenRows::of(mask).groups.empty());
-  for (const bool grad : {false, true}) {
+  // Frozen and with gradients on, each with packed attention and with padded blocks.
+  for (const auto& [grad, packed] :
+       {std::pair{false, true}, {false, false}, {true, true}, {true, false}}) {
     torch::AutoGradMode mode(grad);
+    PackedAttention packing(packed);
     auto batch = model->forward(ids, mask);
     for (std::size_t b = 0; b < lengths.size(); ++b) {
       const auto i = static_cast<std::int64_t>(b), n = lengths[b];
       auto one = model->forward(ids[i].narrow(0, 0, n).unsqueeze(0), mask[i].narrow(0, 0, n).unsqueeze(0));
       EXPECT_LE((one[0] - batch[i].narrow(0, 0, n)).abs().max().item<double>(), 1e-5)
-          << "text " << b << (grad ? ", gradients on" : ", frozen");
+          << "text " << b << (grad ? ", gradients on" : ", frozen") << (packed ? ", packed" : "");
       if (n < T) EXPECT_EQ(batch[i].narrow(0, n, T - n).abs().max().item<double>(), 0.0);
     }
   }
