@@ -17,9 +17,9 @@
 //                           tokenizers, their ratings, and this side's vectors of the first 64
 //                           texts (consecutive batches of 32) for the agreement check.
 //
-// LOID_BENCH_TRACE=FILE: the timed loop of the encoder inference benchmarks runs under libtorch's
-// profiler and writes its op trace (Chrome trace JSON) to FILE; bench/profile_ops.py sums it by
-// op (self time). Run one benchmark at a time: each run overwrites FILE. Profiling slows the run.
+// LOID_BENCH_TRACE=FILE: the timed loop of the encoder inference and training benchmarks runs
+// under libtorch's profiler and writes its op trace (Chrome trace JSON) to FILE;
+// bench/profile_ops.py sums it by op (self time). Run one benchmark at a time: each run overwrites FILE. Profiling slows the run.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -115,6 +115,14 @@ std::vector<std::int64_t> lengths_of(const loid::TokenBatch& tb) {
                                    counts.data_ptr<std::int64_t>() + counts.numel());
 }
 
+// $LOID_BENCH_TRACE set: libtorch's profiler records the ops until the returned object goes,
+// then writes them to that file.
+std::unique_ptr<torch::autograd::profiler::RecordProfile> start_trace() {
+  const char* file = std::getenv("LOID_BENCH_TRACE");
+  if (file == nullptr) return nullptr;
+  return std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(file));
+}
+
 // One iteration = one batch of consecutive review texts, cycling through the set in the PyTorch
 // peer's batches (texts 0-31, 32-63, ...). The texts are tokenized once before the timed loop, as
 // training does (tokenizing alone is BM_TokenizeUseLite), and each batch is padded to its longest
@@ -127,10 +135,7 @@ void run_batches(benchmark::State& state, loid::Encoder& enc, loid::Pooling pool
   std::size_t next = 0;
   std::int64_t sequences = 0, tokens = 0, padded = 0;
   double macs = 0.0;
-  std::unique_ptr<torch::autograd::profiler::RecordProfile> trace;
-  if (const char* file = std::getenv("LOID_BENCH_TRACE")) {
-    trace = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(file));
-  }
+  auto trace = start_trace();
   for (auto _ : state) {
     std::vector<loid::TokenIds> batch;
     for (std::size_t i = 0; i < batch_size; ++i) batch.push_back(ids[(next + i) % ids.size()]);
@@ -283,6 +288,7 @@ void run_train_steps(benchmark::State& state, TrainSetup& s,
   s.head->train();
   std::size_t next = 0;
   std::int64_t steps = 0, sequences = 0, tokens = 0;
+  auto trace = start_trace();
   for (auto _ : state) {
     std::vector<std::string> batch;
     std::vector<float> ratings;
@@ -307,6 +313,7 @@ void run_train_steps(benchmark::State& state, TrainSetup& s,
     sequences += static_cast<std::int64_t>(batch_size);
     tokens += tb.attention_mask.sum().item<std::int64_t>();
   }
+  trace.reset();  // writes the trace
   s.enc->module().eval();
   state.counters["steps/s"] = benchmark::Counter(steps, benchmark::Counter::kIsRate);
   state.counters["sequences/s"] = benchmark::Counter(sequences, benchmark::Counter::kIsRate);

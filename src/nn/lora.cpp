@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "nn/dropout.h"
 
 namespace loid {
 
@@ -107,25 +108,33 @@ torch::Tensor as_dtype_of(const torch::Tensor& like, const torch::Tensor& t) {
 torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = torch::nn::functional::linear(x, weight, bias);  // (..., out)
   if (folded_ || (source_names_.empty() && !has_target())) return y;
-  // Each adapter adds scale * (x A^T) B^T into y with one addmm_ on 2-D views: no (..., out)
-  // temporaries for the product, the scaling or the sum (the unmerged-inference cost that counts).
+  // Each adapter adds scale * (x A^T) B^T into y with one addmm on 2-D views: no (..., out)
+  // temporaries for the product, the scaling or the sum. Without gradients in place (the
+  // unmerged-inference cost that counts); with them out of place, because an in-place update of a
+  // view costs a copy of the whole gradient in its backward (CopySlices).
+  const bool in_place = !torch::GradMode::is_enabled();
   if (!y.is_contiguous()) y = y.contiguous();
   const torch::Tensor x2 = x.reshape({-1, in_features()});  // (N, in)
   torch::Tensor y2 = y.view({-1, out_features()});          // (N, out), shares y's storage
+  auto add_product = [&](const torch::Tensor& h, const torch::Tensor& b, double scale) {
+    const auto bt = as_dtype_of(y2, b).t();  // (r, out)
+    if (in_place) {
+      y2.addmm_(h, bt, /*beta=*/1, scale);
+    } else {
+      y2 = torch::addmm(y2, h, bt, /*beta=*/1, scale);
+    }
+  };
   for (size_t s = 0; s < source_names_.size(); ++s) {
-    torch::Tensor h = x2.mm(adapter_a(source_names_[s]).t());                   // (N, r_s)
-    y2.addmm_(h, as_dtype_of(y2, adapter_b(source_names_[s])).t(), /*beta=*/1,
-              source_scales_[s]);  // (N, out)
+    add_product(x2.mm(adapter_a(source_names_[s]).t()), adapter_b(source_names_[s]),
+                source_scales_[s]);  // (N, r_s) -> (N, out)
   }
   if (has_target()) {
     // Dropout only while training; in eval mode x is used as it is (no copy).
-    const torch::Tensor xd =
-        is_training() ? torch::dropout(x2, target_config_.dropout, true) : x2;      // (N, in)
-    torch::Tensor h = xd.mm(adapter_a(target_name_).t());  // (N, r)
-    y2.addmm_(h, as_dtype_of(y2, adapter_b(target_name_)).t(), /*beta=*/1,
-              target_config_.scale());  // (N, out)
+    const torch::Tensor xd = is_training() ? fast_dropout(x2, target_config_.dropout) : x2;  // (N, in)
+    add_product(xd.mm(adapter_a(target_name_).t()), adapter_b(target_name_),
+                target_config_.scale());  // (N, r) -> (N, out)
   }
-  return y;
+  return in_place ? y : y2.view(y.sizes());
 }
 
 torch::Tensor LoraLinearImpl::folded_weight() const {
