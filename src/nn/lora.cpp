@@ -134,7 +134,10 @@ torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {
     add_product(xd.mm(adapter_a(target_name_).t()), adapter_b(target_name_),
                 target_config_.scale());  // (N, r) -> (N, out)
   }
-  return in_place ? y : y2.view(y.sizes());
+  if (in_place) return y;
+  // y2 itself when it has y's shape: a view would turn a caller's in-place op (USE-Lite's relu_)
+  // into a CopySlices in the backward.
+  return y.dim() == 2 ? y2 : y2.view(y.sizes());
 }
 
 torch::Tensor LoraLinearImpl::folded_weight() const {
