@@ -19,7 +19,8 @@
 //
 // LOID_BENCH_TRACE=FILE: the timed loop of the encoder inference and training benchmarks runs
 // under libtorch's profiler and writes its op trace (Chrome trace JSON) to FILE;
-// bench/profile_ops.py sums it by op (self time). Run one benchmark at a time: each run overwrites FILE. Profiling slows the run.
+// bench/profile_ops.py sums it by op (self time). Run one benchmark at a time: each run
+// overwrites FILE. Profiling slows the run.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>

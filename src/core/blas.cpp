@@ -21,14 +21,12 @@ F blas_symbol(const char* name) {
 BlasInfo blas_info() {
   BlasInfo info;
   using GetString = char* (*)();
-  using GetInt = int (*)();
   auto corename = blas_symbol<GetString>("openblas_get_corename");
   auto config = blas_symbol<GetString>("openblas_get_config");
-  auto threads = blas_symbol<GetInt>("openblas_get_num_threads");
   info.openblas = corename != nullptr;
   if (corename != nullptr && corename() != nullptr) info.core = corename();
   if (config != nullptr && config() != nullptr) info.config = config();
-  if (threads != nullptr) info.threads = threads();
+  info.threads = blas_thread_count();
   return info;
 }
 

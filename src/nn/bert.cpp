@@ -195,7 +195,7 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const Token
     return rows.attend({qkv}, attention);  // (N, H)
   }
   auto q = query(x), k = key(x), v = value(x);  // (N, H) each
-  if (rows.packed_attention && !rows.lengths.empty() && q.scalar_type() == torch::kFloat32) {
+  if (rows.packs_attention() && q.scalar_type() == torch::kFloat32) {
     auto qkv = torch::cat({q, k, v}, 1);  // (N, 3H)
     if (rows.can_attend_packed(qkv)) return rows.attend_packed(qkv, heads_, 1.0 / root_d);
   }

@@ -205,6 +205,11 @@ namespace {
 struct PackedLayout {
   std::vector<std::int64_t> first, length, probs_at;  // per sequence: first row, L, offset
   std::int64_t probs_size = 0;
+  // Sequence i's (h, L, L) block of the flat probabilities.
+  torch::Tensor probs_of(const torch::Tensor& probs, std::size_t i, std::int64_t heads) const {
+    const auto n = length[i];
+    return probs.narrow(0, probs_at[i], heads * n * n).view({heads, n, n});
+  }
 };
 
 PackedLayout packed_layout(const std::vector<std::int64_t>& lengths, std::int64_t rows,
@@ -271,7 +276,7 @@ std::pair<torch::Tensor, torch::Tensor> packed_forward(const torch::Tensor& qkv,
       sgemm("T", "N", &L, &L, &g.dh, &g.scale, q + g.width, &g.ld_in, q, &g.ld_in, &zero,
             sc + h * n * n, &L);
     }
-    auto pr = probs.narrow(0, p.probs_at[i], g.heads * n * n).view({g.heads, n, n});
+    auto pr = p.probs_of(probs, i, g.heads);
     at::_softmax_out(pr, scores, -1, false);  // serial inside the parallel region
     const float* pp = pr.data_ptr<float>();
     for (std::int64_t h = 0; h < g.heads; ++h) {
@@ -297,7 +302,7 @@ torch::Tensor packed_backward(const torch::Tensor& qkv, const torch::Tensor& pro
   auto one_sequence = [&](std::size_t i) {
     const auto first = p.first[i], n = p.length[i];
     const int L = static_cast<int>(n);
-    auto pr = probs.narrow(0, p.probs_at[i], g.heads * n * n).view({g.heads, n, n});
+    auto pr = p.probs_of(probs, i, g.heads);
     const float* pp = pr.data_ptr<float>();
     auto dp = torch::empty({g.heads, n, n}, qkv.options());  // (h, L, L)
     float* dpp = dp.data_ptr<float>();
@@ -357,8 +362,12 @@ class PackedAttentionFunction : public torch::autograd::Function<PackedAttention
 
 }  // namespace
 
+bool TokenRows::packs_attention() const {
+  return packed_attention && !lengths.empty() && blas_sgemm() != nullptr;
+}
+
 bool TokenRows::can_attend_packed(const torch::Tensor& qkv) const {
-  return packed_attention && !lengths.empty() && blas_sgemm() != nullptr && qkv.dim() == 2 &&
+  return packs_attention() && qkv.dim() == 2 &&
          qkv.size(1) % 3 == 0 && qkv.scalar_type() == torch::kFloat32 && qkv.device().is_cpu() &&
          qkv.is_contiguous() && qkv.size(1) * qkv.size(0) < std::numeric_limits<int>::max();
 }

@@ -59,6 +59,7 @@ struct TokenRows {
   // Differentiable (once: its backward is not). can_attend_packed says whether it applies
   // (prefix layout, float32 contiguous rows, a BLAS in the process, not switched off).
   bool can_attend_packed(const torch::Tensor& qkv) const;
+  bool packs_attention() const;  // the batch's part of can_attend_packed (layout, switch, BLAS)
   torch::Tensor attend_packed(const torch::Tensor& qkv, std::int64_t heads, double scale) const;
 };
 

@@ -79,7 +79,7 @@ torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const TokenRows&
   };
   auto projected = qkv->forward(attn_norm->forward(as_float(x)));  // (N, 3 in)
   auto a = rows.can_attend_packed(projected)
-               ? rows.attend_packed(projected, heads_, scale)  // inference: on the rows themselves
+               ? rows.attend_packed(projected, heads_, scale)  // on the rows themselves
                : rows.attend({projected}, attention);          // (N, in)
   auto residual = residual_proj ? residual_proj->forward(x) : x;                   // (N, out)
   auto y = attn_out->forward(a) + residual;                                        // (N, out)
