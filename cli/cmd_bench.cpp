@@ -101,9 +101,7 @@ void add_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--epochs", t.epochs, "LoID epochs at most")->capture_default_str();
   cmd->add_option("--patience", t.patience, "LoID early-stopping patience")->capture_default_str();
-  cmd->add_option("--encoder-mode", t.encoder_mode, "frozen or end-to-end (as in loid train)")
-      ->check(CLI::IsMember({"frozen", "end-to-end"}))
-      ->capture_default_str();
+  add_encoder_mode_option(*cmd, t.encoder_mode);
   add_compute_dtype_option(*cmd, t.compute_dtype);
 
   // The plugin pretrained from --source.

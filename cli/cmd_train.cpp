@@ -129,11 +129,7 @@ void add_train(CLI::App& app) {
                   "released protocol: test reviews visible; every output says LEAKY)")
       ->check(CLI::IsMember({"leak-free", "paper-leaky"}))
       ->capture_default_str();
-  cmd->add_option("--encoder-mode", o->encoder_mode,
-                  "frozen: review vectors computed once after Re-LoRA; end-to-end: the target "
-                  "adapter keeps training with the LoID loss (slow)")
-      ->check(CLI::IsMember({"frozen", "end-to-end"}))
-      ->capture_default_str();
+  add_encoder_mode_option(*cmd, o->encoder_mode);
   add_compute_dtype_option(*cmd, o->compute_dtype);
   add_lora_flags(*cmd, o->lora);
   add_regressor_flags(*cmd, o->relora, "relora-", "Re-LoRA");
@@ -154,6 +150,20 @@ void add_train(CLI::App& app) {
                 "With --id-biases: start from the biases-only model fitted on the training "
                 "ratings, biases then fixed (MLP output at zero; kept as epoch 0 if no epoch beats "
                 "it on validation). Not in the paper");
+  cmd->add_option_function<std::string>(
+         "--predictor",
+         [o](const std::string& s) { o->predictor = loid::parse_loid_predictor(s); },
+         "mlp: the paper's MLP on the attended review vectors; mf+text: a biased MF fitted on the "
+         "training ratings (size and regularisation chosen on validation, then fixed) plus that "
+         "MLP starting at zero, the MF alone competing as epoch 0. Not in the paper")
+      ->check(CLI::IsMember({"mlp", "mf+text"}))
+      ->default_str("mlp");
+  cmd->add_option("--mf-factors", o->mf_factors, "mf+text: factor sizes to choose from")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--mf-reg", o->mf_regularization, "mf+text: regularisations to choose from")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--lr", o->learning_rate, "LoID Adam learning rate")->capture_default_str();
   cmd->add_option("--weight-decay", o->weight_decay, "LoID Adam weight decay")
       ->capture_default_str();

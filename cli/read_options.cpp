@@ -50,4 +50,14 @@ void add_compute_dtype_option(CLI::App& cmd, loid::ComputeDtype& dtype) {
       ->default_str("fp32");
 }
 
+void add_encoder_mode_option(CLI::App& cmd, loid::EncoderMode& mode) {
+  cmd.add_option_function<std::string>(
+         "--encoder-mode",
+         [&mode](const std::string& s) { mode = loid::parse_encoder_mode(s); },
+         "frozen: review vectors computed once after Re-LoRA; end-to-end: the target adapter keeps "
+         "training with the LoID loss (slow)")
+      ->check(CLI::IsMember({"frozen", "end-to-end"}))
+      ->default_str("frozen");
+}
+
 }  // namespace loid::cli

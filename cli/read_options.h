@@ -6,6 +6,7 @@
 
 #include "data/reader.h"
 #include "nn/precision.h"
+#include "train/loid_train.h"
 
 namespace loid::cli {
 
@@ -16,5 +17,8 @@ void add_read_options(CLI::App& cmd, loid::ReadOptions& opts);
 // Adds --compute-dtype fp32|bf16 (the encoder's arithmetic; nn/precision.h), writing into `dtype`
 // (which must outlive parsing).
 void add_compute_dtype_option(CLI::App& cmd, loid::ComputeDtype& dtype);
+
+// Adds --encoder-mode frozen|end-to-end, writing into `mode` (which must outlive parsing).
+void add_encoder_mode_option(CLI::App& cmd, loid::EncoderMode& mode);
 
 }  // namespace loid::cli

@@ -8,6 +8,16 @@
 
 namespace loid {
 
+std::string to_string(LoidPredictor predictor) {
+  return predictor == LoidPredictor::kMfText ? "mf+text" : "mlp";
+}
+
+LoidPredictor parse_loid_predictor(const std::string& name) {
+  if (name == "mlp") return LoidPredictor::kMlp;
+  if (name == "mf+text") return LoidPredictor::kMfText;
+  throw UsageError("unknown LoID predictor '" + name + "' (mlp or mf+text)");
+}
+
 IdTextAttentionImpl::IdTextAttentionImpl(std::int64_t width, std::int64_t h, double p)
     : heads(h) {
   if (h <= 0 || width % h != 0)
@@ -39,6 +49,9 @@ LoidModelImpl::LoidModelImpl(const LoidModelOptions& opt) : options_(opt) {
   if (opt.num_users <= 0 || opt.num_items <= 0 || opt.text_width <= 0)
     throw UsageError("LoID model: users, items and text width must be positive");
   if (opt.embed_size == 0) options_.embed_size = opt.text_width;
+  if (opt.mf_factors < 0) throw UsageError("LoID model: mf_factors must be >= 0");
+  const bool mf = opt.predictor == LoidPredictor::kMfText;
+  if (mf) options_.id_biases = true;
   const std::int64_t e = options_.embed_size;
   user_embedding = register_module("user_embedding", torch::nn::Embedding(opt.num_users + 1, e));
   item_embedding = register_module("item_embedding", torch::nn::Embedding(opt.num_items + 1, e));
@@ -54,16 +67,29 @@ LoidModelImpl::LoidModelImpl(const LoidModelOptions& opt) : options_(opt) {
     text_projection = register_module("text_projection", torch::nn::Linear(opt.text_width, e));
   item_over_user = register_module("item_over_user", IdTextAttention(e, opt.heads, opt.dropout));
   user_over_item = register_module("user_over_item", IdTextAttention(e, opt.heads, opt.dropout));
+  // The output layer draws its initial weights first: the order in which earlier versions (one
+  // Sequential built from temporaries, evaluated right to left) drew them, so seeds give the same
+  // models as before.
+  predictor_out = torch::nn::Linear(opt.hidden, 1);
+  predictor_hidden = torch::nn::Linear(2 * e, opt.hidden);
   predictor = register_module(
-      "predictor",
-      torch::nn::Sequential(torch::nn::Linear(2 * e, opt.hidden), torch::nn::ReLU(),
-                            torch::nn::Dropout(opt.dropout), torch::nn::Linear(opt.hidden, 1)));
-  if (opt.id_biases) {
+      "predictor", torch::nn::Sequential(predictor_hidden, torch::nn::ReLU(),
+                                         torch::nn::Dropout(opt.dropout), predictor_out));
+  if (options_.id_biases) {
     user_bias = register_module("user_bias", torch::nn::Embedding(opt.num_users + 1, 1));
     item_bias = register_module("item_bias", torch::nn::Embedding(opt.num_items + 1, 1));
     torch::NoGradGuard no_grad;
     user_bias->weight.zero_();
     item_bias->weight.zero_();
+  }
+  if (mf) {
+    user_factors =
+        register_module("user_factors", torch::nn::Embedding(opt.num_users + 1, opt.mf_factors));
+    item_factors =
+        register_module("item_factors", torch::nn::Embedding(opt.num_items + 1, opt.mf_factors));
+    torch::NoGradGuard no_grad;
+    user_factors->weight.zero_();
+    item_factors->weight.zero_();
   }
   mean = register_buffer("mean", torch::tensor(opt.mean_rating, torch::kFloat32));
 }
@@ -90,6 +116,8 @@ LoidOutput LoidModelImpl::forward(const torch::Tensor& users, const torch::Tenso
   out.prediction = predictor->forward(torch::cat({out.v_u, out.v_i}, 1)).squeeze(-1) + mean;
   if (options_.id_biases)
     out.prediction = out.prediction + user_bias(u).squeeze(-1) + item_bias(i).squeeze(-1);
+  if (user_factors)
+    out.prediction = out.prediction + (user_factors(u) * item_factors(i)).sum(1);  // (B)
   return out;
 }
 
@@ -171,8 +199,8 @@ LoidPrecomputed::LoidPrecomputed(LoidModelImpl& model,
     throw UsageError("precomputed LoID: need k contexts for each of the model's " +
                      std::to_string(o.num_users) + " users and " + std::to_string(o.num_items) +
                      " items");
-  auto first = model.predictor->ptr<torch::nn::LinearImpl>(0);
-  auto last = model.predictor->ptr<torch::nn::LinearImpl>(3);
+  const auto& first = model.predictor_hidden;
+  const auto& last = model.predictor_out;
   const auto w1 = first->weight;  // (hidden, 2E): [v_u, v_i]
   const auto w1_u = w1.slice(1, 0, width_), w1_i = w1.slice(1, width_, 2 * width_);
   users_ = build_side(model, user_contexts, k, vectors, model.user_embedding->weight,
@@ -189,6 +217,11 @@ LoidPrecomputed::LoidPrecomputed(LoidModelImpl& model,
   if (o.id_biases) {
     user_bias_ = to_vector(model.user_bias->weight.view({-1}));
     item_bias_ = to_vector(model.item_bias->weight.view({-1}));
+  }
+  if (model.user_factors) {
+    factors_ = o.mf_factors;
+    user_factors_ = to_vector(model.user_factors->weight);
+    item_factors_ = to_vector(model.item_factors->weight);
   }
 }
 
@@ -232,6 +265,8 @@ void LoidPrecomputed::predict(const std::int64_t* users, const std::int64_t* ite
     for (std::int64_t j = 0; j < hidden_; ++j) y += std::max(acc[j], 0.0f) * out_weight_[j];
     y += out_bias_;
     if (!user_bias_.empty()) y += user_bias_[u] + item_bias_[i];
+    if (factors_ > 0)
+      y += dot(user_factors_.data() + u * factors_, item_factors_.data() + i * factors_, factors_);
     out[r] = y;
   }
 }
@@ -247,7 +282,8 @@ std::size_t LoidPrecomputed::bytes() const {
   for (const Side* s : {&users_, &items_})
     n += (s->query.size() + s->keys.size() + s->values.size()) * sizeof(float) +
          s->start.size() * sizeof(std::int64_t);
-  return n + (hidden_bias_.size() + out_weight_.size() + user_bias_.size() + item_bias_.size()) *
+  return n + (hidden_bias_.size() + out_weight_.size() + user_bias_.size() + item_bias_.size() +
+              user_factors_.size() + item_factors_.size()) *
                  sizeof(float);
 }
 

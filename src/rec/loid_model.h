@@ -7,9 +7,19 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace loid {
+
+// What the prediction is made of.
+enum class LoidPredictor {
+  kMlp,     // the paper's: mean + MLP([v_u, v_i]) (+ b_u + b_i with id_biases)
+  kMfText,  // mean + b_u + b_i + f_u . f_i + MLP([v_u, v_i]): a biased MF with a text part
+};
+std::string to_string(LoidPredictor predictor);  // "mlp", "mf+text"
+// Throws UsageError naming the valid values.
+LoidPredictor parse_loid_predictor(const std::string& name);
 
 struct LoidModelOptions {
   std::int64_t num_users = 0;   // known (trained) users; id num_users is the "unknown user" row
@@ -22,6 +32,8 @@ struct LoidModelOptions {
   float mean_rating = 3.0f;     // the MLP predicts deviations from this (training mean)
   bool id_biases = false;       // add trained user and item biases to the prediction (not in the
                                 // paper; off by default)
+  LoidPredictor predictor = LoidPredictor::kMlp;
+  std::int64_t mf_factors = 0;  // kMfText: size of the factor vectors f_u, f_i (>= 0)
 };
 
 // Multi-head attention of one query vector per row over up to k key/value vectors, with a mask.
@@ -62,8 +74,13 @@ class LoidModelImpl : public torch::nn::Module {
   torch::nn::Linear text_projection{nullptr};  // D -> E when they differ
   IdTextAttention item_over_user{nullptr};     // v_i = Attention(p_i; user's reviews)
   IdTextAttention user_over_item{nullptr};     // v_u = Attention(p_u; item's reviews)
-  torch::nn::Sequential predictor{nullptr};    // [v_u, v_i] -> hidden -> 1
-  torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};  // when id_biases
+  torch::nn::Sequential predictor{nullptr};    // [v_u, v_i] -> hidden -> ReLU -> dropout -> 1
+  // The predictor's first and last layers by name (the same modules as its entries 0 and 3, whose
+  // parameter names, predictor.0.* and predictor.3.*, are what run files hold).
+  torch::nn::Linear predictor_hidden{nullptr}, predictor_out{nullptr};
+  torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};  // when id_biases or kMfText
+  // kMfText: the MF factors f_u, f_i (rows num_users / num_items are the unknown ids, kept zero).
+  torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
   torch::Tensor mean;                                          // buffer ()
 
  private:
@@ -126,6 +143,8 @@ class LoidPrecomputed {
   std::vector<float> out_weight_;    // (hidden) the MLP's last layer
   float out_bias_ = 0;               // its bias + the mean rating
   std::vector<float> user_bias_, item_bias_;  // (rows) when id_biases, else empty
+  std::int64_t factors_ = 0;                   // kMfText: factor size, else 0
+  std::vector<float> user_factors_, item_factors_;  // (rows, factors_)
 };
 
 // Triplet loss with squared L2 distance and margin: anchor v_i, positive p_u of the same row,

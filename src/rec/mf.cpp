@@ -118,6 +118,21 @@ float BiasedMf::predict(std::int64_t u, std::int64_t i) const {
   return std::clamp(r, 1.0f, 5.0f);
 }
 
+namespace {
+std::vector<float> seen_rows(const std::vector<float>& factors,
+                             const std::vector<std::uint8_t>& seen, int k) {
+  std::vector<float> out(factors.size(), 0.0f);
+  for (std::size_t r = 0; r < seen.size(); ++r)
+    if (seen[r])
+      std::copy_n(factors.begin() + static_cast<std::ptrdiff_t>(r * k), k,
+                  out.begin() + static_cast<std::ptrdiff_t>(r * k));
+  return out;
+}
+}  // namespace
+
+std::vector<float> BiasedMf::user_factors() const { return seen_rows(p_, user_seen_, k_); }
+std::vector<float> BiasedMf::item_factors() const { return seen_rows(q_, item_seen_, k_); }
+
 std::vector<float> BiasedMf::predict(const RatingRows& rows) const {
   std::vector<float> out(rows.size());
   for (std::size_t r = 0; r < rows.size(); ++r) out[r] = predict(rows.user[r], rows.item[r]);

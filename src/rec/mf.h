@@ -43,6 +43,11 @@ class BiasedMf {
   float mean() const { return mu_; }
   const std::vector<float>& user_biases() const { return bu_; }
   const std::vector<float>& item_biases() const { return bi_; }
+  int factors() const { return k_; }
+  // The fitted factors, (num ids, factors) row-major; ids without training rows have zero rows
+  // (predict gives them no factor term).
+  std::vector<float> user_factors() const;
+  std::vector<float> item_factors() const;
 
  private:
   int k_ = 0;

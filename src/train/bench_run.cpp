@@ -30,15 +30,20 @@ using json = nlohmann::json;
 namespace {
 
 const char* const kClassicalModels[] = {"mean", "bias", "mf"};
-const char* const kLoidModels[] = {"loid", "loid+plugin"};
+// loid-mf and loid-mf+plugin: the mf+text predictor (a fitted biased MF plus the text part).
+const char* const kLoidModels[] = {"loid", "loid+plugin", "loid-mf", "loid-mf+plugin"};
 
 bool is_text_model(const std::string& m) {
   return is_text_baseline(m);
 }
 
 bool is_loid_model(const std::string& m) {
-  return m == "loid" || m == "loid+plugin";
+  return std::find(std::begin(kLoidModels), std::end(kLoidModels), m) != std::end(kLoidModels);
 }
+
+bool uses_plugin(const std::string& m) { return m == "loid+plugin" || m == "loid-mf+plugin"; }
+
+bool is_mf_text_model(const std::string& m) { return m == "loid-mf" || m == "loid-mf+plugin"; }
 
 // ---- Student's t -------------------------------------------------------------------------------
 
@@ -239,9 +244,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 std::set<std::string> sections_needed(const std::vector<std::string>& models) {
   std::set<std::string> s = {"data", "read", "split"};
   for (const auto& m : models) {
-    if (m == "bias" || m == "mf") s.insert("mf");
+    if (m == "bias" || m == "mf" || is_mf_text_model(m)) s.insert("mf");
     if (is_loid_model(m)) s.insert("loid");
-    if (m == "loid+plugin") s.insert("plugin");
+    if (uses_plugin(m)) s.insert("plugin");
     if (is_text_model(m)) s.insert("text");
   }
   return s;
@@ -665,7 +670,14 @@ json run_loid_cell(const std::string& model, const SeedData& s, const BenchOptio
   t.read = o.read;
   t.split = s.split_options;
   t.relora.seed = s.seed;
-  t.plugins.dirs = model == "loid+plugin" ? plugin_dirs : std::vector<std::string>{};
+  t.plugins.dirs = uses_plugin(model) ? plugin_dirs : std::vector<std::string>{};
+  if (is_mf_text_model(model)) {
+    // The MF part is chosen on validation over the mf baseline's grid.
+    t.predictor = LoidPredictor::kMfText;
+    t.fit_id_biases = false;
+    t.mf_factors = o.mf_factors;
+    t.mf_regularization = o.mf_regularization;
+  }
   t.out = o.out + "/runs/" + bench_cell_name(model, s.seed);
   t.threads = o.threads;
   t.progress = o.progress;
@@ -740,11 +752,10 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
   }
   if (o.mf_factors.empty() || o.mf_regularization.empty())
     throw UsageError("bench: the MF grid (--mf-factors, --mf-reg) must not be empty");
-  const bool want_plugin =
-      std::find(o.models.begin(), o.models.end(), "loid+plugin") != o.models.end();
+  const bool want_plugin = std::any_of(o.models.begin(), o.models.end(), uses_plugin);
   if (want_plugin && o.plugins.empty() && o.sources.empty())
-    throw UsageError(
-        "bench: loid+plugin needs --source FILE(s) to pretrain a plugin, or --plugin DIR");
+    throw UsageError("bench: loid+plugin and loid-mf+plugin need --source FILE(s) to pretrain a "
+                     "plugin, or --plugin DIR");
   validate_split_options(o.split);
 
   if (o.table_only) {
@@ -811,7 +822,7 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
       if (model == "mean" || model == "bias" || model == "mf") {
         cell = run_classical(model, *s, domain.dataset, o);
       } else if (is_loid_model(model)) {
-        if (model == "loid+plugin" && plugin_dirs.empty())
+        if (uses_plugin(model) && plugin_dirs.empty())
           plugin_dirs = ensure_plugin(o, log, &plugin_record);
         cell = run_loid_cell(model, *s, o, plugin_dirs);
       } else {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -18,10 +19,20 @@
 #include "data/split.h"
 #include "eval/metrics.h"
 #include "nn/lora.h"
+#include "rec/loid_model.h"
 #include "train/setup.h"
 #include "train/text_regressor.h"
 
 namespace loid {
+
+// How the encoder takes part in the LoID stage.
+enum class EncoderMode {
+  kFrozen,    // review vectors computed once after Re-LoRA
+  kEndToEnd,  // the target adapter keeps training with the LoID loss
+};
+std::string to_string(EncoderMode mode);  // "frozen", "end-to-end"
+// Throws UsageError naming the valid values.
+EncoderMode parse_encoder_mode(const std::string& name);
 
 struct LoidTrainOptions {
   std::string data;            // target-domain reviews file
@@ -31,7 +42,7 @@ struct LoidTrainOptions {
   ReadOptions read;            // --text, --duplicates, ...: how the data file is read
   PluginOptions plugins;       // source plugins and how they join
   Protocol protocol = Protocol::kLeakFree;
-  std::string encoder_mode = "frozen";  // "frozen" or "end-to-end"
+  EncoderMode encoder_mode = EncoderMode::kFrozen;
   // The encoder's arithmetic in Re-LoRA and for the review vectors (nn/precision.h); bf16 needs
   // frozen mode. Recorded in the settings only when not fp32, so fp32 configs read as before.
   ComputeDtype compute_dtype = ComputeDtype::kFloat32;
@@ -56,6 +67,13 @@ struct LoidTrainOptions {
   // layer at zero, and that starting point kept as "epoch 0" for early stopping. LoID then learns what the review
   // texts add to the biases, and is never chosen worse than them on validation. Not in the paper.
   bool fit_id_biases = false;
+  // kMfText (--predictor mf+text): the prediction is a biased MF plus the text part. The MF is
+  // fitted on the training ratings first (factors and regularisation chosen on validation over the
+  // grids below), kept fixed, the text part starts at zero, and that MF competes as "epoch 0" in
+  // early stopping: LoID then learns what the review texts add to the MF. Not in the paper.
+  LoidPredictor predictor = LoidPredictor::kMlp;
+  std::vector<int> mf_factors = {4, 8, 16, 32};                           // mf+text grid
+  std::vector<double> mf_regularization = {0.01, 0.05, 0.1, 0.2, 0.5, 1.0};  // mf+text grid
   double learning_rate = 1e-3;      // Adam
   double weight_decay = 0.0;
   std::int64_t batch_size = 64;
@@ -71,18 +89,23 @@ struct LoidTrainOptions {
   bool resume = false;   // continue an interrupted run in `out`
   bool force = false;    // overwrite a finished or foreign run directory
   bool progress = true;
-  // For tests of --resume: return after this many LoID epochs of this call as if the process had
-  // been killed there (the checkpoint stays; metrics are not written). 0 = off.
-  int stop_after_epochs = 0;
+};
+
+// Hooks into a run for tests.
+struct LoidTrainHooks {
+  // Called after each LoID epoch's checkpoint (not after the last) with the epoch number;
+  // returning false ends the call there as if the process had been killed (the checkpoint stays,
+  // metrics are not written), for tests of --resume.
+  std::function<bool(int)> after_epoch;
 };
 
 struct LoidTrainResult {
   nlohmann::json metrics;    // as written to metrics.json (null when interrupted)
   double seconds = 0.0;
-  bool interrupted = false;  // stop_after_epochs ended the call early
+  bool interrupted = false;  // a hook ended the call early
 };
 
-LoidTrainResult run_loid_train(const LoidTrainOptions& options);
+LoidTrainResult run_loid_train(const LoidTrainOptions& options, const LoidTrainHooks& hooks = {});
 
 // The options as the run's config.json records them (everything that affects the result).
 nlohmann::json train_config_json(const LoidTrainOptions& options);

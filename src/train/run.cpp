@@ -88,9 +88,16 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
   mo.hidden = s["model"]["hidden"];
   mo.dropout = s["model"]["dropout"];
   mo.id_biases = s["model"].value("id_biases", false);
-  model_ = LoidModel(mo);
+  mo.predictor = parse_loid_predictor(s["model"].value("predictor", std::string("mlp")));
   const std::string mpath = dir_ + "/" + kRunModel;
   const auto state = load_tensors(mpath);
+  if (mo.predictor == LoidPredictor::kMfText) {
+    // The factor size was chosen on validation during training: the saved table tells it.
+    const auto it = state.find("user_factors.weight");
+    if (it == state.end()) throw InputError(mpath, 0, "missing tensor 'user_factors.weight'");
+    mo.mf_factors = it->second.size(1);
+  }
+  model_ = LoidModel(mo);
   torch::NoGradGuard no_grad;
   for (auto& p : model_->named_parameters()) {
     auto it = state.find(p.key());

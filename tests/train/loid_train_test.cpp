@@ -199,10 +199,11 @@ TEST(LoidTrain, SameSeedSameMetricsAndResumeReachesTheSameResult) {
 
   // Interrupted after 2 of 4 LoID epochs, then resumed.
   auto c = tiny_train(testing::temp_dir("train_det_c"));
-  c.stop_after_epochs = 2;
-  EXPECT_TRUE(run_loid_train(c).interrupted);
+  LoidTrainHooks stop_after_two;
+  stop_after_two.after_epoch = [](int epoch) { return epoch < 2; };
+  EXPECT_TRUE(run_loid_train(c, stop_after_two).interrupted);
   EXPECT_FALSE(std::filesystem::exists(c.out + "/" + kRunMetrics));
-  c.stop_after_epochs = 0;
+  EXPECT_EQ(json::parse(read_file(c.out + "/checkpoint/state.json"))["epoch"], 2);
   c.resume = true;
   const json mc = run_loid_train(c).metrics;
   EXPECT_NEAR(ma["test"]["mse"].get<double>(), mc["test"]["mse"].get<double>(), 1e-6);
@@ -376,7 +377,7 @@ TEST(LoidTrain, Bf16ComputeDtypeIsRecordedReloadedAndKeptApartFromFp32) {
   EXPECT_NEAR(v16, v32, 0.05 * v32);      // and stays close
 
   auto e2e = tiny_train(testing::temp_dir("train_bf16_e2e"));
-  e2e.encoder_mode = "end-to-end";
+  e2e.encoder_mode = EncoderMode::kEndToEnd;
   e2e.compute_dtype = ComputeDtype::kBFloat16;
   std::string e = testing::error_of<UsageError>([&] { run_loid_train(e2e); });
   EXPECT_NE(e.find("frozen"), std::string::npos) << e;
@@ -390,7 +391,7 @@ TEST(LoidTrain, Bf16ComputeDtypeIsRecordedReloadedAndKeptApartFromFp32) {
 
 TEST(LoidTrain, EndToEndModeTrainsTheTargetAdapter) {
   auto o = tiny_train(testing::temp_dir("train_e2e"));
-  o.encoder_mode = "end-to-end";
+  o.encoder_mode = EncoderMode::kEndToEnd;
   o.relora.epochs = 0;
   o.epochs = 1;
   o.e2e_learning_rate = 1e-2;
