@@ -39,6 +39,14 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--models", o->models, "Comma-separated models; known: " + model_list())
       ->delimiter(',')
       ->capture_default_str();
+  auto protocols = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"leak-free"});
+  cmd->add_option("--protocols", *protocols,
+                  "LoID models run under each: leak-free (histories from training reviews only) "
+                  "and/or paper-leaky (the authors' released protocol, test reviews visible; rows "
+                  "NAME@paper-leaky, marked LEAKY)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"leak-free", "paper-leaky"}))
+      ->capture_default_str();
   cmd->add_option("--seeds", o->seeds, "Comma-separated split seeds (one cell per model and seed)")
       ->delimiter(',')
       ->capture_default_str();
@@ -48,6 +56,11 @@ void add_bench(CLI::App& app) {
       ->required();
   add_read_options(*cmd, o->read);
   cmd->add_option("--split-ratios", *ratios, "train,validation,test fractions")
+      ->capture_default_str();
+  cmd->add_option("--train-fraction", o->split.train_fraction,
+                  "Keep this fraction of each split's training reviews (a seeded sample; "
+                  "validation and test untouched) for every model, for learning curves")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--mf-factors", o->mf_factors, "mf: latent sizes tried (chosen on validation)")
       ->delimiter(',')
@@ -135,8 +148,9 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--table-only", o->table_only,
                 "Train nothing: write results.* from the finished cells of OUT (missing cells are "
                 "listed as missing); the settings flags must match the ones that made the cells");
-  cmd->callback([o, ratios] {
+  cmd->callback([o, ratios, protocols] {
     loid::parse_split_ratios(*ratios, o->split);
+    o->models = loid::bench_models_for_protocols(o->models, *protocols);
     const loid::BenchResult r = loid::run_bench(*o, std::cout);
     std::cout << "\n" << loid::bench_results_markdown(r.results);
   });

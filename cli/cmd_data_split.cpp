@@ -18,6 +18,11 @@ void add_data_split(CLI::App& data) {
       "command with that --seed uses) and write DIR/split.tsv");
   cmd->add_option("file", opts->input, "Reviews file")->required();
   cmd->add_option("--seed", opts->split.seed, "Split seed")->capture_default_str();
+  cmd->add_option("--train-fraction", opts->split.train_fraction,
+                  "Keep this fraction of the training reviews (a seeded sample, the rest written "
+                  "as 'unused'); validation and test untouched")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--out", opts->out_dir, "Output directory (created if needed)")->required();
   cmd->add_option("--ratios", *ratios, "Fractions train,validation,test (each > 0, sum 1)")
       ->capture_default_str();

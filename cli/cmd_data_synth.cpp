@@ -20,9 +20,34 @@ void add_data_synth(CLI::App& data) {
   cmd->add_option("--users", opts->users, "Users per domain (>= 5)")->capture_default_str();
   cmd->add_option("--items", opts->items, "Items per domain (>= 5)")->capture_default_str();
   cmd->add_option("--reviews-per-user", opts->reviews_per_user,
-                  "Mean reviews per user (>= 5, <= items)")
+                  "Mean reviews per user (>= --min-reviews, <= items)")
       ->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Seed (same seed and options give identical files)")
+      ->capture_default_str();
+  cmd->add_option("--min-reviews", opts->min_reviews,
+                  "Reviews every user writes at least (5 = 5-core; lower for sparser users)")
+      ->check(CLI::Range(1, 5))
+      ->capture_default_str();
+  cmd->add_option("--bias-scale", opts->bias_scale,
+                  "Std of user and item rating biases (what rating averages can learn)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--interaction", opts->interaction,
+                  "Weight of user taste x item aspect quality in the rating (what the review words "
+                  "about aspects explain)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--noise", opts->noise, "Std of the per-review rating noise")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--centered-quality", opts->centered_quality,
+                "Centre each item's aspect qualities: the taste x quality part then leaves user "
+                "and item rating averages alone, and only factors or the texts can see it");
+  cmd->add_option("--rating-words", opts->rating_words,
+                  "How much the rating itself shows in the words, 0..1 (1: sentiment leans to the "
+                  "rating, rating-specific summaries and closings; 0: words follow only the "
+                  "item's aspect qualities)")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->callback([opts] {
     const std::vector<std::string> paths = loid::write_synth_corpus(*opts);

@@ -20,6 +20,11 @@ void add_split_flags(CLI::App& cmd, loid::SplitOptions& split, std::shared_ptr<s
       ->capture_default_str();
   cmd.add_option("--split-ratios", *ratios, "train,validation,test fractions")
       ->capture_default_str();
+  cmd.add_option("--train-fraction", split.train_fraction,
+                 "Keep this fraction of the training reviews (a seeded sample; validation and "
+                 "test untouched), for learning curves")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
 }
 
 void add_lora_flags(CLI::App& cmd, loid::LoraConfig& lora) {

@@ -1,6 +1,7 @@
 // Seeded review split, cold-start flags and split.tsv (see split.h).
 #include "data/split.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -21,11 +22,15 @@ const char* split_part_name(SplitPart part) {
       return "validation";
     case SplitPart::kTest:
       return "test";
+    case SplitPart::kUnused:
+      return "unused";
   }
   return "?";
 }
 
 void validate_split_options(const SplitOptions& o) {
+  if (!(o.train_fraction > 0.0 && o.train_fraction <= 1.0))
+    throw UsageError("--train-fraction must be in (0, 1], got " + std::to_string(o.train_fraction));
   const double parts[3] = {o.train, o.validation, o.test};
   const char* names[3] = {"train", "validation", "test"};
   for (int k = 0; k < 3; ++k) {
@@ -120,6 +125,19 @@ Split make_split(const Dataset& dataset, const SplitOptions& options) {
   Split s;
   s.options = options;
   s.part = split_parts(n, options);
+  if (options.train_fraction < 1.0) {
+    // A seeded sample of the training reviews is kept; the same for every model of a seed.
+    std::vector<std::int64_t> train;
+    for (std::int64_t r = 0; r < n; ++r)
+      if (s.part[static_cast<std::size_t>(r)] == SplitPart::kTrain) train.push_back(r);
+    Rng rng = Rng(options.seed).fork(kTrainFractionSalt);
+    shuffle(train, rng);
+    const auto keep = std::max<std::size_t>(
+        1, static_cast<std::size_t>(
+               std::floor(static_cast<double>(train.size()) * options.train_fraction + 1e-9)));
+    for (std::size_t j = keep; j < train.size(); ++j)
+      s.part[static_cast<std::size_t>(train[j])] = SplitPart::kUnused;
+  }
   s.cold_user.assign(static_cast<std::size_t>(n), 0);
   s.cold_item.assign(static_cast<std::size_t>(n), 0);
 
@@ -141,6 +159,9 @@ Split make_split(const Dataset& dataset, const SplitOptions& options) {
     switch (s.part[i]) {
       case SplitPart::kTrain:
         s.train.push_back(r);
+        continue;
+      case SplitPart::kUnused:
+        ++s.counts.unused;
         continue;
       case SplitPart::kValidation:
         s.validation.push_back(r);

@@ -10,9 +10,10 @@
 
 namespace loid {
 
-enum class SplitPart : std::uint8_t { kTrain = 0, kValidation = 1, kTest = 2 };
+// kUnused: a training review left out by SplitOptions::train_fraction (seen by no model).
+enum class SplitPart : std::uint8_t { kTrain = 0, kValidation = 1, kTest = 2, kUnused = 3 };
 
-// "train", "validation" or "test".
+// "train", "validation", "test" or "unused".
 const char* split_part_name(SplitPart part);
 
 struct SplitOptions {
@@ -20,9 +21,13 @@ struct SplitOptions {
   double train = 0.8;       // fraction of reviews used for training (gets the rounding remainder)
   double validation = 0.1;  // fraction for validation (model selection, early stopping)
   double test = 0.1;        // fraction for the final test
+  // Learning curves: keep this fraction of the training reviews (a seeded sample, at least one),
+  // the rest marked kUnused; validation and test are untouched. 1 = all.
+  double train_fraction = 1.0;
 };
 
-// Throws UsageError unless all three fractions are positive and sum to 1 within 1e-9.
+// Throws UsageError unless all three fractions are positive and sum to 1 within 1e-9, and
+// train_fraction is in (0, 1].
 void validate_split_options(const SplitOptions& options);
 
 // Parses "0.8,0.1,0.1" (train,validation,test) into options; throws UsageError when malformed.
@@ -48,11 +53,14 @@ std::vector<SplitPart> split_parts(std::int64_t n, const SplitOptions& options);
 
 // Salt for Rng::fork so the split stream differs from other uses of the same seed ("split").
 constexpr std::uint64_t kSplitSalt = 0x73706c6974ULL;
+// Salt of the train_fraction sample's stream ("frac").
+constexpr std::uint64_t kTrainFractionSalt = 0x66726163ULL;
 
 struct SplitCounts {
   std::int64_t train = 0;
   std::int64_t validation = 0;
   std::int64_t test = 0;
+  std::int64_t unused = 0;             // training reviews left out by train_fraction
   std::int64_t cold_user_reviews = 0;  // validation/test reviews whose user has no train review
   std::int64_t cold_item_reviews = 0;  // validation/test reviews whose item has no train review
   std::int64_t cold_pair_reviews = 0;  // validation/test reviews with both user and item cold

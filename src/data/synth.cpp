@@ -66,9 +66,6 @@ std::string capitalize(std::string s) {
 // ---- Latent model -------------------------------------------------------------------------------
 
 constexpr double kGlobalMean = 3.85;                   // before biases; Amazon ratings skew high
-constexpr double kBiasScale = 0.45;                    // std of user and item biases
-constexpr double kInteraction = 1.6;                   // strength of taste x quality
-constexpr double kNoise = 0.45;                        // std of per-review rating noise
 constexpr std::int64_t kFirstDay = 13879;              // 2008-01-01 in days since the epoch
 constexpr std::uint64_t kSynthSalt = 0x73796e7468ULL;  // "synth"
 
@@ -105,8 +102,8 @@ std::string aspect_sentence(const Aspect& aspect, Sentiment s, Rng& rng) {
 }
 
 // Writes the review text and summary for a (user, item, rating).
-void write_text(const Theme& theme, const User& user, const Item& item, int rating, Rng& rng,
-                SynthReview& out) {
+void write_text(const Theme& theme, const User& user, const Item& item, int rating,
+                double rating_words, Rng& rng, SynthReview& out) {
   const std::size_t n_aspects = theme.aspects.size();
   std::vector<std::string> sentences;
   sentences.push_back(pick(fillers(), rng));
@@ -119,20 +116,22 @@ void write_text(const Theme& theme, const User& user, const Item& item, int rati
     for (std::size_t a = 0; a < n_aspects; ++a) cumulative[a] = total += weights[a] + 1e-6;
     const std::size_t a = draw_weighted(cumulative, rng);
     weights[a] = -1e-6;  // zero after the +1e-6 above: not drawn again
-    const double score = 0.8 * item.quality[a] + 0.4 * (rating - 3.5) + 0.35 * normal(rng);
+    const double score =
+        0.8 * item.quality[a] + 0.4 * rating_words * (rating - 3.5) + 0.35 * normal(rng);
     sentences.push_back(aspect_sentence(theme.aspects[a], sentiment_of(score), rng));
   }
   if (rng.uniform() < 0.15) {  // off-topic noise: any aspect, any sentiment
     const auto s = static_cast<Sentiment>(rng.below(5));
     sentences.push_back(aspect_sentence(pick(theme.aspects, rng), s, rng));
   }
-  if (rng.uniform() < 0.5) sentences.push_back(pick(closings()[rating - 1], rng));
+  if (rng.uniform() < 0.5 * rating_words) sentences.push_back(pick(closings()[rating - 1], rng));
   if (rng.uniform() < 0.3) sentences.push_back(pick(fillers(), rng));
   shuffle(sentences, rng);
   out.text.clear();
   for (const std::string& s : sentences) out.text += (out.text.empty() ? "" : " ") + s;
   out.summary =
-      rng.uniform() < 0.7 ? pick(summaries()[rating - 1], rng) : pick(neutral_summaries(), rng);
+      rng.uniform() < 0.7 * rating_words ? pick(summaries()[rating - 1], rng)
+                                         : pick(neutral_summaries(), rng);
 }
 
 void validate(const SynthOptions& o) {
@@ -148,9 +147,19 @@ void validate(const SynthOptions& o) {
   if (o.items < 5 || o.items > 10000000) {
     throw UsageError("--items must be between 5 and 10000000, got " + std::to_string(o.items));
   }
-  if (o.reviews_per_user < 5 || o.reviews_per_user > o.items) {
-    throw UsageError("--reviews-per-user must be between 5 (5-core) and --items (" +
-                     std::to_string(o.items) + "), got " + std::to_string(o.reviews_per_user));
+  if (o.min_reviews < 1 || o.min_reviews > 5) {
+    throw UsageError("--min-reviews must be between 1 and 5 (5 = 5-core), got " +
+                     std::to_string(o.min_reviews));
+  }
+  if (o.reviews_per_user < o.min_reviews || o.reviews_per_user > o.items) {
+    throw UsageError("--reviews-per-user must be between --min-reviews (" +
+                     std::to_string(o.min_reviews) + ") and --items (" + std::to_string(o.items) +
+                     "), got " + std::to_string(o.reviews_per_user));
+  }
+  if (!(o.bias_scale >= 0) || !(o.interaction >= 0) || !(o.noise >= 0) || !(o.rating_words >= 0) ||
+      o.rating_words > 1) {
+    throw UsageError("--bias-scale, --interaction and --noise must be >= 0 and --rating-words in "
+                     "[0, 1]");
   }
 }
 
@@ -240,11 +249,12 @@ std::vector<SynthReview> synth_domain(const SynthOptions& o, int domain) {
 
   std::unordered_set<std::string> used;
   std::vector<User> users(static_cast<std::size_t>(o.users));
-  // Extra reviews beyond 5 are geometric with mean reviews_per_user - 5.
-  const double p_more = (o.reviews_per_user - 5.0) / (o.reviews_per_user - 4.0);
+  // Extra reviews beyond min_reviews are geometric with mean reviews_per_user - min_reviews.
+  const double extra = o.reviews_per_user - static_cast<double>(o.min_reviews);
+  const double p_more = extra / (extra + 1.0);
   for (User& u : users) {
     u.id = make_id("A", 14, id_rng, used);
-    u.bias = kBiasScale * normal(latent_rng);
+    u.bias = o.bias_scale * normal(latent_rng);
     u.taste.resize(n_aspects);
     double sum = 0.0;
     for (double& w : u.taste) {
@@ -253,15 +263,18 @@ std::vector<SynthReview> synth_domain(const SynthOptions& o, int domain) {
     }
     for (double& w : u.taste) w = sum > 0 ? w / sum : 1.0 / static_cast<double>(n_aspects);
     u.first_day = kFirstDay + static_cast<std::int64_t>(latent_rng.below(6 * 365));
-    u.reviews = 5;
+    u.reviews = o.min_reviews;
     while (u.reviews < o.items && latent_rng.uniform() < p_more) ++u.reviews;
   }
   std::vector<Item> items(static_cast<std::size_t>(o.items));
   for (Item& it : items) {
     it.id = make_id("B00", 10, id_rng, used);
-    it.bias = kBiasScale * normal(latent_rng);
+    it.bias = o.bias_scale * normal(latent_rng);
     it.quality.resize(n_aspects);
-    for (double& q : it.quality) q = normal(latent_rng);
+    double total_quality = 0.0;
+    for (double& q : it.quality) total_quality += q = normal(latent_rng);
+    if (o.centered_quality)
+      for (double& q : it.quality) q -= total_quality / static_cast<double>(n_aspects);
   }
 
   // Who reviews what: popularity 1/(rank + c), a soft Zipf law; then top up items below 5.
@@ -304,13 +317,13 @@ std::vector<SynthReview> synth_domain(const SynthOptions& o, int domain) {
     double interaction = 0.0;
     for (std::size_t a = 0; a < n_aspects; ++a) interaction += u.taste[a] * it.quality[a];
     const double x =
-        kGlobalMean + u.bias + it.bias + kInteraction * interaction + kNoise * normal(latent_rng);
+        kGlobalMean + u.bias + it.bias + o.interaction * interaction + o.noise * normal(latent_rng);
     SynthReview& r = out[e];
     r.user = u.id;
     r.item = it.id;
     r.rating = static_cast<int>(std::min(5.0, std::max(1.0, std::floor(x + 0.5))));
     r.time = (u.first_day + static_cast<std::int64_t>(latent_rng.below(730))) * 86400;
-    write_text(theme, u, it, r.rating, text_rng, r);
+    write_text(theme, u, it, r.rating, o.rating_words, text_rng, r);
     if (e % 1024 == 1023) progress.advance(1024);
   }
   progress.advance(static_cast<std::int64_t>(edges.size() % 1024));

@@ -37,13 +37,34 @@ bool is_text_model(const std::string& m) {
   return is_text_baseline(m);
 }
 
-bool is_loid_model(const std::string& m) {
-  return std::find(std::begin(kLoidModels), std::end(kLoidModels), m) != std::end(kLoidModels);
+// A LoID model under the paper-leaky protocol is the model's name with this suffix
+// ("loid@paper-leaky"): its own row and cells, every output marked LEAKY.
+const char* const kLeakySuffix = "@paper-leaky";
+
+// The model name without a protocol suffix.
+std::string base_model(const std::string& m) {
+  const std::string suffix = kLeakySuffix;
+  if (m.size() > suffix.size() && m.compare(m.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return m.substr(0, m.size() - suffix.size());
+  return m;
 }
 
-bool uses_plugin(const std::string& m) { return m == "loid+plugin" || m == "loid-mf+plugin"; }
+bool is_leaky_model(const std::string& m) { return base_model(m) != m; }
 
-bool is_mf_text_model(const std::string& m) { return m == "loid-mf" || m == "loid-mf+plugin"; }
+bool is_loid_model(const std::string& m) {
+  const std::string b = base_model(m);
+  return std::find(std::begin(kLoidModels), std::end(kLoidModels), b) != std::end(kLoidModels);
+}
+
+bool uses_plugin(const std::string& m) {
+  const std::string b = base_model(m);
+  return b == "loid+plugin" || b == "loid-mf+plugin";
+}
+
+bool is_mf_text_model(const std::string& m) {
+  const std::string b = base_model(m);
+  return b == "loid-mf" || b == "loid-mf+plugin";
+}
 
 // ---- Student's t -------------------------------------------------------------------------------
 
@@ -315,10 +336,36 @@ void validate_bench_models(const std::vector<std::string>& models) {
   for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
   std::set<std::string> seen;
   for (const auto& m : models) {
-    const bool ok = std::find(known.begin(), known.end(), m) != known.end() || is_text_model(m);
-    if (!ok) throw UsageError("bench: unknown model '" + m + "'; valid models: " + list);
+    if (is_leaky_model(m) && !is_loid_model(m))
+      throw UsageError("bench: '" + m + "': only the LoID models (" +
+                       std::string(kLoidModels[0]) + ", ...) have a paper-leaky protocol");
+    const bool ok = std::find(known.begin(), known.end(), m) != known.end() ||
+                    is_text_model(m) || is_loid_model(m);
+    if (!ok) throw UsageError("bench: unknown model '" + m + "'; valid models: " + list +
+                              " (LoID models also as NAME" + kLeakySuffix + ")");
     if (!seen.insert(m).second) throw UsageError("bench: model '" + m + "' is listed twice");
   }
+}
+
+std::vector<std::string> bench_models_for_protocols(const std::vector<std::string>& models,
+                                                    const std::vector<std::string>& protocols) {
+  bool leak_free = false, leaky = false;
+  for (const auto& p : protocols) {
+    if (p == "leak-free") leak_free = true;
+    else if (p == "paper-leaky") leaky = true;
+    else throw UsageError("bench: unknown protocol '" + p + "' (leak-free, paper-leaky)");
+  }
+  if (!leak_free && !leaky) throw UsageError("bench: --protocols is empty");
+  std::vector<std::string> out;
+  for (const auto& m : models) {
+    if (!is_loid_model(m) || is_leaky_model(m)) {
+      out.push_back(m);
+      continue;
+    }
+    if (leak_free) out.push_back(m);
+    if (leaky) out.push_back(m + kLeakySuffix);
+  }
+  return out;
 }
 
 std::string bench_cell_name(const std::string& model, std::uint64_t seed) {
@@ -332,7 +379,11 @@ json settings_sections(const BenchOptions& o, const std::set<std::string>& neede
   json s = json::object();
   if (needed.count("data")) s["data"] = file_fingerprint_json(o.data);
   if (needed.count("read")) s["read"] = read_options_json(o.read);
-  if (needed.count("split")) s["split"] = {o.split.train, o.split.validation, o.split.test};
+  if (needed.count("split")) {
+    s["split"] = {o.split.train, o.split.validation, o.split.test};
+    // Recorded only below 1, so benches of all the training reviews read as before.
+    if (o.split.train_fraction < 1.0) s["train_fraction"] = o.split.train_fraction;
+  }
   if (needed.count("mf"))
     s["mf"] = {{"factors", o.mf_factors}, {"regularization", o.mf_regularization}};
   if (needed.count("loid")) {
@@ -503,6 +554,13 @@ std::string bench_results_markdown(const json& r) {
       md << ".\n";
     }
   }
+  bool any_leaky = false;
+  for (const auto& row : r.at("rows")) any_leaky = any_leaky || is_leaky_model(row.at("model"));
+  if (any_leaky)
+    md << "\nRows marked **LEAKY** ran under the paper-leaky protocol (the authors' released "
+          "code: histories built from all reviews before the split, first k in file order, the "
+          "row's own review included), so validation and test reviews were visible to the model: "
+          "they are not honest estimates, only a measure of what the leak is worth.\n";
   md << "\nMean ± sample standard deviation over seeds. ΔMSE vs mf: per seed, the model's test MSE "
         "minus mf's on the same split; mean and 95% t-interval over seeds (negative = better "
         "than mf).\n\n";
@@ -517,7 +575,9 @@ std::string bench_results_markdown(const json& r) {
       if (std::isfinite(lo)) delta += " [" + signed_fixed(lo) + ", " + signed_fixed(hi) + "]";
     }
     const double per_cell = number_of(row.at("seconds").at("per_cell").at("mean"));
-    rows.push_back({row.at("model").get<std::string>(), std::to_string(row.at("seeds").size()),
+    const std::string name = row.at("model").get<std::string>();
+    rows.push_back({is_leaky_model(name) ? name + " **LEAKY**" : name,
+                    std::to_string(row.at("seeds").size()),
                     pm(row.at("test_mse")), pm(row.at("test_rmse")), pm(row.at("test_mae")), delta,
                     pm(row.at("validation_mse")), seconds_text(per_cell)});
   }
@@ -529,7 +589,8 @@ std::string bench_results_markdown(const json& r) {
         "split): test MSE mean ± std over seeds, with the mean number of rows.\n\n";
   std::vector<std::vector<std::string>> cold_rows;
   for (const auto& row : r.at("rows")) {
-    std::vector<std::string> cells = {row.at("model").get<std::string>()};
+    const std::string name = row.at("model").get<std::string>();
+    std::vector<std::string> cells = {is_leaky_model(name) ? name + " **LEAKY**" : name};
     for (const ColdSubset& cs : kColdSubsets) {
       const json& c = row.at("cold_start").at(cs.name);
       const double n = number_of(c.at("rows").at("mean"));
@@ -671,6 +732,7 @@ json run_loid_cell(const std::string& model, const SeedData& s, const BenchOptio
   t.split = s.split_options;
   t.relora.seed = s.seed;
   t.plugins.dirs = uses_plugin(model) ? plugin_dirs : std::vector<std::string>{};
+  t.protocol = is_leaky_model(model) ? Protocol::kPaperLeaky : Protocol::kLeakFree;
   if (is_mf_text_model(model)) {
     // The MF part is chosen on validation over the mf baseline's grid.
     t.predictor = LoidPredictor::kMfText;
@@ -684,6 +746,16 @@ json run_loid_cell(const std::string& model, const SeedData& s, const BenchOptio
   // An interrupted cell continues from its checkpoint; a fresh one starts in an empty directory.
   t.resume = file_exists(t.out + "/" + kRunConfig);
   t.force = true;
+  if (is_mf_text_model(model) && !t.resume && t.encoder_mode == EncoderMode::kFrozen) {
+    // The same text stage as the mlp cell of this seed (same plugins, adapter and vectors): take
+    // it from that cell when it has finished (the reuse check compares every setting it needs).
+    const std::string partner = o.out + "/runs/" +
+                                bench_cell_name(std::string(uses_plugin(model) ? "loid+plugin" : "loid") +
+                                                    (is_leaky_model(model) ? kLeakySuffix : ""),
+                                                s.seed);
+    if (file_exists(partner + "/" + kRunMetrics) && file_exists(partner + "/" + kRunVectors))
+      t.reuse_text_stage = partner;
+  }
   const LoidTrainResult r = run_loid_train(t);
   if (r.interrupted || r.metrics.is_null())
     throw Error("bench: LoID run " + t.out + " did not finish");

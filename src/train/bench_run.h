@@ -36,8 +36,9 @@ SeedStats seed_stats(const std::vector<double>& values, double confidence = 0.95
 // to about 1e-10 relative accuracy; throws UsageError outside the domain.
 double student_t_quantile(double p, double df);
 
-// The models `loid bench` knows in this build: mean, bias, mf, loid, loid+plugin, and the text
-// baselines of rec/text_baselines.h (deepconn, dattn, anr).
+// The models `loid bench` knows in this build: mean, bias, mf, loid, loid+plugin, loid-mf,
+// loid-mf+plugin (the mf+text predictor), and the text baselines of rec/text_baselines.h (deepconn,
+// dattn, anr). The LoID models also run under the paper-leaky protocol as NAME@paper-leaky.
 std::vector<std::string> bench_model_names();
 
 // Throws UsageError naming the first unknown model and listing the valid ones; also refuses an
@@ -105,6 +106,13 @@ nlohmann::json bench_results_json(const std::vector<nlohmann::json>& cells,
 
 // results.md from results.json.
 std::string bench_results_markdown(const nlohmann::json& results);
+
+// The model list with each LoID model run under the given protocols ("leak-free",
+// "paper-leaky"): a paper-leaky LoID model is the name with "@paper-leaky" appended
+// ("loid@paper-leaky"), its own row of the results, marked LEAKY. Other models read no histories
+// and are listed once. Throws UsageError on an unknown or empty protocol list.
+std::vector<std::string> bench_models_for_protocols(const std::vector<std::string>& models,
+                                                    const std::vector<std::string>& protocols);
 
 // Cell file name: "<model>_s<seed>.json" ("loid+plugin" keeps its '+').
 std::string bench_cell_name(const std::string& model, std::uint64_t seed);

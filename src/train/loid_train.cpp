@@ -61,6 +61,8 @@ json train_config_json(const LoidTrainOptions& o) {
       {"threads", o.threads},
   };
   if (o.compute_dtype != ComputeDtype::kFloat32) c["compute_dtype"] = to_string(o.compute_dtype);
+  // Recorded only below 1, so runs on all the training reviews read as before.
+  if (o.split.train_fraction < 1.0) c["split"]["train_fraction"] = o.split.train_fraction;
   // Recorded only when not the paper's, so configs of mlp runs read as before.
   if (o.predictor != LoidPredictor::kMlp) {
     c["model"]["predictor"] = to_string(o.predictor);
@@ -107,6 +109,9 @@ void validate(const LoidTrainOptions& o) {
   if (o.lambda < 0 || o.margin < 0) throw UsageError("lambda and margin must be >= 0");
   if (o.fit_id_biases && !o.id_biases)
     throw UsageError("--fit-id-biases starts the ID biases from a fit; it needs --id-biases");
+  if (o.split.train_fraction < 1.0 && o.protocol == Protocol::kPaperLeaky)
+    throw UsageError("--train-fraction needs the leak-free protocol (paper-leaky histories come "
+                     "from all reviews)");
   if (o.predictor == LoidPredictor::kMfText) {
     if (o.fit_id_biases)
       throw UsageError("--predictor mf+text fits its biases with the MF; drop --fit-id-biases");

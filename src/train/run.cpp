@@ -55,6 +55,7 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
   so.train = s["split"]["ratios"][0];
   so.validation = s["split"]["ratios"][1];
   so.test = s["split"]["ratios"][2];
+  so.train_fraction = s["split"].value("train_fraction", 1.0);
   read_ = read_options_from_json(s.value("read", json()));
   compute_dtype_ = parse_compute_dtype(s.value("compute_dtype", std::string("fp32")));
   const DomainData d = load_domain(data, so, read_);

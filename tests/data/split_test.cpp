@@ -189,6 +189,48 @@ TEST(Split, ColdFlagsMatchBruteForce) {
   }
 }
 
+// --train-fraction: validation and test as without it; a seeded sample of the training reviews
+// kept, the rest unused; cold flags follow the kept reviews only.
+TEST(Split, TrainFractionKeepsASeededSampleOfTheTrainingReviews) {
+  std::vector<Review> reviews;
+  for (int r = 0; r < 400; ++r)
+    reviews.push_back(make("u" + std::to_string((r * 7) % 130), "i" + std::to_string((r * 13) % 90),
+                           static_cast<float>(1 + r % 5), r, r + 1));
+  const Dataset d(reviews);
+  SplitOptions all;
+  all.seed = 4;
+  SplitOptions quarter = all;
+  quarter.train_fraction = 0.25;
+  const Split full = make_split(d, all);
+  const Split part = make_split(d, quarter);
+  EXPECT_EQ(part.validation, full.validation);
+  EXPECT_EQ(part.test, full.test);
+  EXPECT_EQ(part.counts.train, static_cast<std::int64_t>(full.train.size() / 4));  // floor(320/4)
+  EXPECT_EQ(part.counts.unused, full.counts.train - part.counts.train);
+  for (std::int64_t r : part.train) EXPECT_EQ(full.part[r], SplitPart::kTrain) << r;
+  std::int64_t unused = 0;
+  for (std::int64_t r = 0; r < 400; ++r) {
+    if (part.part[r] != SplitPart::kUnused) continue;
+    ++unused;
+    EXPECT_EQ(full.part[r], SplitPart::kTrain) << r;
+  }
+  EXPECT_EQ(unused, part.counts.unused);
+  EXPECT_EQ(make_split(d, quarter).train, part.train);  // seeded
+  SplitOptions other = quarter;
+  other.seed = 5;
+  EXPECT_NE(make_split(d, other).train, part.train);
+  // A held-out review whose user kept no training review is cold, whatever it had before.
+  for (std::int64_t r : part.test) {
+    bool kept = false;
+    for (std::int64_t t : part.train) kept |= d.user_of(t) == d.user_of(r);
+    EXPECT_EQ(part.cold_user[r], kept ? 0 : 1) << r;
+  }
+  EXPECT_GT(part.counts.cold_user_reviews, full.counts.cold_user_reviews);
+  quarter.train_fraction = 0.0;
+  EXPECT_THROW(make_split(d, quarter), UsageError);
+  EXPECT_STREQ(split_part_name(SplitPart::kUnused), "unused");
+}
+
 TEST(Split, WritesSplitTsv) {
   const Dataset d = hand_dataset();
   const std::string path = testing::temp_dir("split_tsv") + "/split.tsv";

@@ -339,6 +339,58 @@ TEST(LoidTrain, FittedBiasesStartFromTheBiasesOnlyModel) {
   EXPECT_EQ(read_json(o.out + "/" + kRunConfig)["settings"]["model"]["fit_id_biases"], true);
 }
 
+TEST(LoidTrain, MfTextPredictorStartsAsTheFittedMfAndServesTheSame) {
+  auto o = tiny_train(testing::temp_dir("train_mf_text_bad"));
+  o.predictor = LoidPredictor::kMfText;
+  o.id_biases = true;
+  o.fit_id_biases = true;
+  EXPECT_NE(testing::error_of<UsageError>([&] { run_loid_train(o); }).find("--fit-id-biases"),
+            std::string::npos);
+  o.fit_id_biases = false;
+  o.mf_factors = {2, 4};
+  o.mf_regularization = {0.05, 0.5};
+
+  // The biased MF, fitted independently on the same split with the same grid and seed.
+  const DomainData d = load_domain(corpus()[1], o.split);
+  const RatingRows train = rating_rows(d.dataset, d.split.train);
+  const RatingRows validation = rating_rows(d.dataset, d.split.validation);
+  const RatingRows test = rating_rows(d.dataset, d.split.test);
+  MfOptions base;
+  base.seed = o.split.seed;
+  MfOptions chosen;
+  const BiasedMf mf = select_mf(train, validation, d.dataset.num_users(), d.dataset.num_items(),
+                                o.mf_factors, o.mf_regularization, base, &chosen);
+  ASSERT_GT(chosen.factors, 0);  // the factor term is part of what is checked
+
+  // No LoID epoch: the run is that MF, prediction for prediction.
+  o.out = testing::temp_dir("train_mf_text_0");
+  o.epochs = 0;
+  const json m0 = run_loid_train(o).metrics;
+  EXPECT_EQ(m0["best_epoch"], 0);
+  EXPECT_NEAR(m0["validation"]["mse"].get<double>(), mf.best_validation_mse(), 1e-5);
+  const LoadedRun run0(o.out);
+  const auto expected = mf.predict(test);
+  const auto got = run0.predict(test.user, test.item);
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t j = 0; j < got.size(); ++j) EXPECT_NEAR(got[j], expected[j], 1e-5) << j;
+
+  // Trained: the text part moves the predictions, the MF part stays as fitted, and the serving
+  // tables (LoidPrecomputed) give the model's own predictions.
+  o.out = testing::temp_dir("train_mf_text_4");
+  o.epochs = 4;
+  o.patience = 4;
+  run_loid_train(o);
+  const LoadedRun run(o.out);
+  const auto state = load_tensors(o.out + "/" + kRunModel);
+  EXPECT_EQ(state.at("user_factors.weight").size(1), chosen.factors);
+  const auto f = mf.user_factors();
+  EXPECT_NEAR(state.at("user_factors.weight")[0][0].item<float>(), f[0], 1e-7);
+  const auto plain = run.predict(test.user, test.item);
+  const auto served = run.predict_precomputed(test.user, test.item);
+  for (std::size_t j = 0; j < plain.size(); ++j) EXPECT_NEAR(served[j], plain[j], 1e-5) << j;
+  EXPECT_EQ(read_json(o.out + "/" + kRunConfig)["settings"]["model"]["predictor"], "mf+text");
+}
+
 TEST(LoidTrain, PaperLeakyProtocolIsLabelledEverywhere) {
   auto o = tiny_train(testing::temp_dir("train_leaky"));
   o.protocol = Protocol::kPaperLeaky;
