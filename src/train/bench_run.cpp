@@ -20,6 +20,7 @@
 #include "rec/mf.h"
 #include "rec/text_baselines.h"
 #include "train/run.h"
+#include "train/run_config.h"
 #include "train/setup.h"
 
 namespace loid {
