@@ -11,6 +11,7 @@
 #include "eval/metrics.h"
 #include "nn/encode.h"
 #include "nn/peft.h"
+#include "nn/state_dict.h"
 #include "nn/tensor_io.h"
 #include "train/loid_batch.h"
 #include "train/loid_train.h"
@@ -100,19 +101,7 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
   model_ = LoidModel(mo);
   const std::string mpath = dir_ + "/" + kRunModel;
   const auto state = load_tensors(mpath);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model_->named_parameters()) {
-    auto it = state.find(p.key());
-    if (it == state.end()) throw InputError(mpath, 0, "missing tensor '" + p.key() + "'");
-    if (it->second.sizes() != p.value().sizes())
-      throw InputError(mpath, 0, "tensor '" + p.key() + "' has the wrong shape");
-    p.value().copy_(it->second);
-  }
-  for (auto& b : model_->named_buffers()) {
-    auto it = state.find(b.key());
-    if (it == state.end()) throw InputError(mpath, 0, "missing tensor '" + b.key() + "'");
-    b.value().copy_(it->second);
-  }
+  load_state_dict(*model_, state, mpath);
   model_->eval();
 }
 
