@@ -25,6 +25,9 @@ struct SplitOptions {
 // Throws UsageError unless all three fractions are positive and sum to 1 within 1e-9.
 void validate_split_options(const SplitOptions& options);
 
+// The default ratios of SplitOptions as --split-ratios text (train,validation,test).
+constexpr const char* kDefaultSplitRatios = "0.8,0.1,0.1";
+
 // Parses "0.8,0.1,0.1" (train,validation,test) into options; throws UsageError when malformed.
 void parse_split_ratios(const std::string& text, SplitOptions& options);
 
