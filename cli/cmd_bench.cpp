@@ -24,7 +24,7 @@ std::string model_list() {
 
 void add_bench(CLI::App& app) {
   auto o = std::make_shared<loid::BenchOptions>();
-  auto ratios = std::make_shared<std::string>("0.8,0.1,0.1");
+  auto ratios = std::make_shared<std::string>(loid::kDefaultSplitRatios);
   CLI::App* cmd = app.add_subcommand(
       "bench",
       "Score several models on the same seeded splits of one domain: per model mean and std "

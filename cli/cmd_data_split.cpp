@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "data/split.h"
 #include "data/split_command.h"
 #include "read_options.h"
 
@@ -11,7 +12,7 @@ namespace loid::cli {
 
 void add_data_split(CLI::App& data) {
   auto opts = std::make_shared<loid::DataSplitOptions>();
-  auto ratios = std::make_shared<std::string>("0.8,0.1,0.1");
+  auto ratios = std::make_shared<std::string>(loid::kDefaultSplitRatios);
   CLI::App* cmd = data.add_subcommand(
       "split",
       "Split a reviews file into train/validation/test with a seed (the same split every "

@@ -66,7 +66,7 @@ void add_regressor_flags(CLI::App& cmd, loid::TextRegressorOptions& t, const std
 
 void add_pretrain(CLI::App& app) {
   auto o = std::make_shared<loid::PretrainOptions>();
-  auto ratios = std::make_shared<std::string>("0.8,0.1,0.1");
+  auto ratios = std::make_shared<std::string>(loid::kDefaultSplitRatios);
   CLI::App* cmd = app.add_subcommand(
       "pretrain",
       "Train a source-domain plugin: LoRA on the frozen encoder + MLP head predicting each "
@@ -106,7 +106,7 @@ void add_pretrain(CLI::App& app) {
 
 void add_train(CLI::App& app) {
   auto o = std::make_shared<loid::LoidTrainOptions>();
-  auto ratios = std::make_shared<std::string>("0.8,0.1,0.1");
+  auto ratios = std::make_shared<std::string>(loid::kDefaultSplitRatios);
   auto protocol = std::make_shared<std::string>("leak-free");
   CLI::App* cmd = app.add_subcommand(
       "train",

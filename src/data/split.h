@@ -30,6 +30,9 @@ struct SplitOptions {
 // train_fraction is in (0, 1].
 void validate_split_options(const SplitOptions& options);
 
+// The default ratios of SplitOptions as --split-ratios text (train,validation,test).
+constexpr const char* kDefaultSplitRatios = "0.8,0.1,0.1";
+
 // Parses "0.8,0.1,0.1" (train,validation,test) into options; throws UsageError when malformed.
 void parse_split_ratios(const std::string& text, SplitOptions& options);
 

@@ -8,26 +8,18 @@
 #include <limits>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/progress.h"
 #include "io/safetensors.h"
+#include "nn/shape.h"
 #include "nn/tensor_io.h"
 #include "text/wordpiece.h"
 
 namespace loid {
 
 namespace {
-
-std::string shape_str(const std::vector<std::int64_t>& shape) {
-  std::ostringstream s;
-  s << '[';
-  for (std::size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << ']';
-  return s.str();
-}
 
 // Reads an integer field; `required` fields must exist.
 std::int64_t int_field(const nlohmann::json& j, const char* key, std::int64_t fallback,

@@ -5,16 +5,11 @@
 
 #include "core/error.h"
 #include "nn/dropout.h"
+#include "nn/shape.h"
 
 namespace loid {
 
 namespace {
-
-std::string shape_str(const torch::Tensor& t) {
-  std::string s = "(";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + ")";
-}
 
 void check_name(const std::string& name) {
   if (name.empty() || name.find('.') != std::string::npos)

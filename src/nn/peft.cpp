@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "io/safetensors.h"
+#include "nn/shape.h"
 #include "nn/tensor_io.h"
 
 namespace loid {
@@ -22,12 +23,6 @@ const std::string kHint = " (hint: adapter made for another base model?)";
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string shape_str(const torch::Tensor& t) {
-  std::string s = "(";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + ")";
 }
 
 std::string last_component(std::string s) {

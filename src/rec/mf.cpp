@@ -24,11 +24,13 @@ RatingRows rating_rows(const Dataset& dataset, const std::vector<std::int64_t>& 
   return rows;
 }
 
-float global_mean(const RatingRows& train) {
-  if (train.size() == 0) throw UsageError("global mean of an empty training set");
+float global_mean(const RatingRows& train) { return global_mean(train.rating); }
+
+float global_mean(const std::vector<float>& ratings) {
+  if (ratings.empty()) throw UsageError("global mean of an empty training set");
   double s = 0.0;
-  for (float r : train.rating) s += r;
-  return static_cast<float>(s / static_cast<double>(train.size()));
+  for (float r : ratings) s += r;
+  return static_cast<float>(s / static_cast<double>(ratings.size()));
 }
 
 namespace {

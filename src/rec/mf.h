@@ -65,7 +65,8 @@ BiasedMf select_mf(const RatingRows& train, const RatingRows& validation, std::i
                    const std::vector<double>& regularization_grid, MfOptions base,
                    MfOptions* chosen = nullptr);
 
-// Mean of the training ratings.
+// Mean of the training ratings (accumulated in double); throws UsageError when there are none.
 float global_mean(const RatingRows& train);
+float global_mean(const std::vector<float>& ratings);
 
 }  // namespace loid

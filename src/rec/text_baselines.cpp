@@ -1,5 +1,5 @@
-// DeepCoNN, D-Attn and ANR on train-only word documents (see text_baselines.h for the
-// architectures and defaults).
+// Training and scoring of the text baselines on train-only word documents (the models are in
+// rec/deepconn.h, rec/dattn.h and rec/anr.h; see text_baselines.h for the defaults).
 #include "rec/text_baselines.h"
 
 #include <torch/torch.h>
@@ -16,8 +16,13 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "eval/metrics.h"
+#include "nn/threads.h"
+#include "rec/anr.h"
+#include "rec/dattn.h"
+#include "rec/deepconn.h"
+#include "rec/mf.h"
+#include "rec/text_model.h"
 #include "rec/word_docs.h"
-#include "train/setup.h"
 
 namespace loid {
 
@@ -36,12 +41,6 @@ namespace {
 // Padding columns added after the longest document of a batch, so every window that starts on a
 // real word exists whatever the batch (results do not depend on which rows share a batch).
 constexpr std::int64_t kExtraPad = 4;
-
-struct DocBatch {
-  torch::Tensor user_docs, item_docs;  // (B, T) int64 token ids, 0 = padding
-  torch::Tensor user_mask, item_mask;  // (B, T) float 1 for a word, 0 for padding
-  torch::Tensor users, items;          // (B) int64 dense ids
-};
 
 // Documents of a list of rows, built once (they never change during training).
 struct DocRows {
@@ -94,242 +93,11 @@ DocBatch make_batch(const DocRows& rows, const std::vector<std::size_t>& pick) {
   return b;
 }
 
-// relu outputs x (B, F, L) and the mask of their window starts (B, >= L) -> (B, F): the max over
-// real positions; 0 for an all-padding document. Since x >= 0, zeroing padded positions leaves the
-// max over real positions unchanged.
-torch::Tensor masked_max(const torch::Tensor& x, const torch::Tensor& mask) {
-  return (x * mask.narrow(1, 0, x.size(2)).unsqueeze(1)).amax(2);
-}
-
-// Every model maps a batch of documents to unclamped ratings (B).
-class TextRatingModelImpl : public torch::nn::Module {
- public:
-  virtual torch::Tensor forward(const DocBatch& batch) = 0;
-};
-
-struct Sizes {
-  std::int64_t vocabulary = 0, embedding = 100, filters = 100;
-  std::int64_t users = 0, items = 0;
-  float mean = 3.0f;
-};
-
-torch::nn::Embedding word_embedding(const Sizes& s, const WordVectors* wv) {
-  torch::nn::Embedding e(torch::nn::EmbeddingOptions(s.vocabulary, s.embedding).padding_idx(0));
-  torch::NoGradGuard no_grad;
-  double stddev = 0.1;
-  if (wv != nullptr && wv->found > 0) {
-    // Words without a pretrained vector start at the pretrained vectors' own scale.
-    double sq = 0.0;
-    for (std::size_t i = 0; i < wv->present.size(); ++i)
-      if (wv->present[i])
-        for (std::int64_t d = 0; d < s.embedding; ++d)
-          sq += std::pow(wv->rows[i * static_cast<std::size_t>(s.embedding) + d], 2);
-    stddev = std::sqrt(sq / static_cast<double>(wv->found * s.embedding));
-  }
-  e->weight.normal_(0.0, stddev);
-  if (wv != nullptr) {
-    auto w = e->weight.accessor<float, 2>();
-    for (std::int64_t i = 0; i < s.vocabulary; ++i)
-      if (wv->present[static_cast<std::size_t>(i)])
-        for (std::int64_t d = 0; d < s.embedding; ++d)
-          w[i][d] = wv->rows[static_cast<std::size_t>(i * s.embedding + d)];
-  }
-  e->weight[kPadToken].zero_();
-  return e;
-}
-
-torch::nn::Embedding bias_table(std::int64_t n) {
-  torch::nn::Embedding b(std::max<std::int64_t>(n, 1), 1);
-  torch::NoGradGuard no_grad;
-  b->weight.zero_();
-  return b;
-}
-
-// ---- DeepCoNN ---------------------------------------------------------------------------------
-
-class DeepConnImpl : public TextRatingModelImpl {
- public:
-  static constexpr std::int64_t kOut = 50, kFactors = 8;
-  DeepConnImpl(const Sizes& s, const WordVectors* wv) {
-    embedding = register_module("embedding", word_embedding(s, wv));
-    user_conv = register_module(
-        "user_conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(s.embedding, s.filters, 3).padding(1)));
-    item_conv = register_module(
-        "item_conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(s.embedding, s.filters, 3).padding(1)));
-    user_fc = register_module("user_fc", torch::nn::Linear(s.filters, kOut));
-    item_fc = register_module("item_fc", torch::nn::Linear(s.filters, kOut));
-    dropout = register_module("dropout", torch::nn::Dropout(0.5));
-    fm_linear = register_module("fm_linear", torch::nn::Linear(2 * kOut, 1));
-    fm_factors = register_parameter("fm_factors", torch::randn({2 * kOut, kFactors}) * 0.01);
-    torch::NoGradGuard no_grad;
-    fm_linear->bias.fill_(s.mean);
-  }
-
-  torch::Tensor tower(torch::nn::Conv1d& conv, torch::nn::Linear& fc, const torch::Tensor& docs,
-                      const torch::Tensor& mask) {
-    const torch::Tensor e = embedding(docs).transpose(1, 2);  // (B, E, T)
-    const torch::Tensor h = torch::relu(conv(e));             // (B, F, T)
-    return fc(dropout(masked_max(h, mask)));                  // (B, 50)
-  }
-
-  torch::Tensor forward(const DocBatch& b) override {
-    const torch::Tensor z = torch::cat({tower(user_conv, user_fc, b.user_docs, b.user_mask),
-                                        tower(item_conv, item_fc, b.item_docs, b.item_mask)},
-                                       1);  // (B, 100)
-    // Factorisation machine: w0 + w.z + sum_{i<j} <v_i, v_j> z_i z_j.
-    const torch::Tensor zv = z.mm(fm_factors);                        // (B, k)
-    const torch::Tensor z2v2 = z.pow(2).mm(fm_factors.pow(2));        // (B, k)
-    return fm_linear(z).squeeze(1) + 0.5 * (zv.pow(2) - z2v2).sum(1);  // (B)
-  }
-
-  torch::nn::Embedding embedding{nullptr};
-  torch::nn::Conv1d user_conv{nullptr}, item_conv{nullptr};
-  torch::nn::Linear user_fc{nullptr}, item_fc{nullptr}, fm_linear{nullptr};
-  torch::nn::Dropout dropout{nullptr};
-  torch::Tensor fm_factors;  // (100, 8)
-};
-
-// ---- D-Attn -----------------------------------------------------------------------------------
-
-// One D-Attn tower: local attention (window 5) -> CNN width 1; global attention (threshold) ->
-// CNNs of widths 2, 3, 4; -> two fully connected layers.
-class DAttnTowerImpl : public torch::nn::Module {
- public:
-  static constexpr std::int64_t kLocalWindow = 5, kHidden = 200, kOut = 50;
-  static constexpr double kThreshold = 0.25;
-  DAttnTowerImpl(const Sizes& s) {
-    using torch::nn::Conv1d;
-    using torch::nn::Conv1dOptions;
-    local_score = register_module(
-        "local_score", Conv1d(Conv1dOptions(s.embedding, 1, kLocalWindow).padding(kLocalWindow / 2)));
-    local_conv = register_module("local_conv", Conv1d(Conv1dOptions(s.embedding, s.filters, 1)));
-    global_score = register_module("global_score", torch::nn::Linear(s.embedding, 1));
-    for (std::int64_t w = 2; w <= 4; ++w)
-      global_convs.push_back(register_module("global_conv" + std::to_string(w),
-                                             Conv1d(Conv1dOptions(s.embedding, s.filters, w))));
-    fc1 = register_module("fc1", torch::nn::Linear(4 * s.filters, kHidden));
-    fc2 = register_module("fc2", torch::nn::Linear(kHidden, kOut));
-    dropout = register_module("dropout", torch::nn::Dropout(0.5));
-  }
-
-  // e (B, T, E) embedded words, mask (B, T) -> (B, 50)
-  torch::Tensor forward(const torch::Tensor& e, const torch::Tensor& mask) {
-    const torch::Tensor et = e.transpose(1, 2);                                     // (B, E, T)
-    const torch::Tensor s_local = torch::sigmoid(local_score(et)).squeeze(1) * mask;  // (B, T)
-    const torch::Tensor local =
-        masked_max(torch::relu(local_conv(et * s_local.unsqueeze(1))), mask);  // (B, F)
-    const torch::Tensor s_global = torch::sigmoid(global_score(e)).squeeze(2);  // (B, T)
-    // Words scored below the threshold are dropped; the kept ones are weighted by their score.
-    const torch::Tensor gate = s_global * s_global.ge(kThreshold).to(torch::kFloat32) * mask;
-    const torch::Tensor eg = et * gate.unsqueeze(1);  // (B, E, T)
-    std::vector<torch::Tensor> parts = {local};
-    for (auto& conv : global_convs) parts.push_back(masked_max(torch::relu(conv(eg)), mask));
-    const torch::Tensor h = torch::cat(parts, 1);           // (B, 4F)
-    return fc2(torch::relu(fc1(dropout(h))));                // (B, 50)
-  }
-
-  torch::nn::Conv1d local_score{nullptr}, local_conv{nullptr};
-  torch::nn::Linear global_score{nullptr}, fc1{nullptr}, fc2{nullptr};
-  std::vector<torch::nn::Conv1d> global_convs;
-  torch::nn::Dropout dropout{nullptr};
-};
-TORCH_MODULE(DAttnTower);
-
-class DAttnImpl : public TextRatingModelImpl {
- public:
-  DAttnImpl(const Sizes& s, const WordVectors* wv) {
-    embedding = register_module("embedding", word_embedding(s, wv));
-    user_tower = register_module("user_tower", DAttnTower(s));
-    item_tower = register_module("item_tower", DAttnTower(s));
-    user_bias = register_module("user_bias", bias_table(s.users));
-    item_bias = register_module("item_bias", bias_table(s.items));
-    mean = register_buffer("mean", torch::tensor(s.mean, torch::kFloat32));
-  }
-  torch::Tensor forward(const DocBatch& b) override {
-    const torch::Tensor xu = user_tower(embedding(b.user_docs), b.user_mask);  // (B, 50)
-    const torch::Tensor xi = item_tower(embedding(b.item_docs), b.item_mask);  // (B, 50)
-    return (xu * xi).sum(1) + user_bias(b.users).squeeze(1) + item_bias(b.items).squeeze(1) +
-           mean;  // (B)
-  }
-  torch::nn::Embedding embedding{nullptr}, user_bias{nullptr}, item_bias{nullptr};
-  DAttnTower user_tower{nullptr}, item_tower{nullptr};
-  torch::Tensor mean;
-};
-
-// ---- ANR --------------------------------------------------------------------------------------
-
-// Aspect-based representation learning for one side: K aspect projections of the words and
-// aspect-specific attention over a context window.
-class AspectRepresentationImpl : public torch::nn::Module {
- public:
-  static constexpr std::int64_t kAspects = 5, kAspectSize = 10, kWindow = 3;
-  explicit AspectRepresentationImpl(std::int64_t embedding) {
-    projection = register_parameter(
-        "projection", torch::randn({kAspects, embedding, kAspectSize}) / std::sqrt(embedding));
-    context = register_parameter("context",
-                                 torch::randn({kAspects, kWindow, kAspectSize}) * 0.1);
-  }
-  // e (B, T, E), mask (B, T) -> (B, K, h)
-  torch::Tensor forward(const torch::Tensor& e, const torch::Tensor& mask) {
-    const torch::Tensor proj = torch::einsum("bte,keh->bkth", {e, projection});  // (B, K, T, h)
-    const std::int64_t t = proj.size(2);
-    // score[t] = sum_o proj[t + o - 1] . context[o]; padding (zero vectors) beyond the ends.
-    const torch::Tensor per_offset = torch::einsum("bkth,koh->bkto", {proj, context});  // (B,K,T,3)
-    const torch::Tensor padded = torch::constant_pad_nd(per_offset, {0, 0, 1, 1});  // (B,K,T+2,3)
-    torch::Tensor score = torch::zeros_like(per_offset.select(3, 0));            // (B, K, T)
-    for (std::int64_t o = 0; o < kWindow; ++o) score = score + padded.narrow(2, o, t).select(3, o);
-    score = score.masked_fill(mask.unsqueeze(1).eq(0), -1e9);
-    const torch::Tensor attention = torch::softmax(score, 2);  // (B, K, T)
-    return torch::einsum("bkt,bkth->bkh", {attention, proj});   // (B, K, h); 0 when no words
-  }
-  torch::Tensor projection;  // (K, E, h)
-  torch::Tensor context;     // (K, window, h)
-};
-TORCH_MODULE(AspectRepresentation);
-
-class AnrImpl : public TextRatingModelImpl {
- public:
-  static constexpr std::int64_t kK = AspectRepresentationImpl::kAspects;
-  static constexpr std::int64_t kH = AspectRepresentationImpl::kAspectSize, kCoHidden = 50;
-  AnrImpl(const Sizes& s, const WordVectors* wv) {
-    embedding = register_module("embedding", word_embedding(s, wv));
-    user_aspects = register_module("user_aspects", AspectRepresentation(s.embedding));
-    item_aspects = register_module("item_aspects", AspectRepresentation(s.embedding));
-    affinity = register_parameter("affinity", torch::randn({kH, kH}) * 0.1);
-    user_proj = register_parameter("user_proj", torch::randn({kH, kCoHidden}) * 0.1);
-    item_proj = register_parameter("item_proj", torch::randn({kH, kCoHidden}) * 0.1);
-    user_importance = register_parameter("user_importance", torch::randn({kCoHidden}) * 0.1);
-    item_importance = register_parameter("item_importance", torch::randn({kCoHidden}) * 0.1);
-    dropout = register_module("dropout", torch::nn::Dropout(0.5));
-    user_bias = register_module("user_bias", bias_table(s.users));
-    item_bias = register_module("item_bias", bias_table(s.items));
-    mean = register_buffer("mean", torch::tensor(s.mean, torch::kFloat32));
-  }
-  torch::Tensor forward(const DocBatch& b) override {
-    const torch::Tensor pu = user_aspects(embedding(b.user_docs), b.user_mask);  // (B, K, h)
-    const torch::Tensor qi = item_aspects(embedding(b.item_docs), b.item_mask);  // (B, K, h)
-    // Aspect importance by co-attention: S = relu(P W_s Q^T) (B, K, K).
-    const torch::Tensor s = torch::relu(pu.matmul(affinity).bmm(qi.transpose(1, 2)));
-    const torch::Tensor pu_x = pu.matmul(user_proj), qi_y = qi.matmul(item_proj);  // (B, K, 50)
-    const torch::Tensor hu = torch::relu(pu_x + s.bmm(qi_y));                      // (B, K, 50)
-    const torch::Tensor hi = torch::relu(qi_y + s.transpose(1, 2).bmm(pu_x));      // (B, K, 50)
-    const torch::Tensor beta_u = torch::softmax(hu.matmul(user_importance), 1);    // (B, K)
-    const torch::Tensor beta_i = torch::softmax(hi.matmul(item_importance), 1);    // (B, K)
-    const torch::Tensor aspect_rating = (dropout(pu) * dropout(qi)).sum(2);        // (B, K)
-    return (beta_u * beta_i * aspect_rating).sum(1) + user_bias(b.users).squeeze(1) +
-           item_bias(b.items).squeeze(1) + mean;  // (B)
-  }
-  torch::nn::Embedding embedding{nullptr}, user_bias{nullptr}, item_bias{nullptr};
-  AspectRepresentation user_aspects{nullptr}, item_aspects{nullptr};
-  torch::Tensor affinity, user_proj, item_proj, user_importance, item_importance, mean;
-  torch::nn::Dropout dropout{nullptr};
-};
-
-std::shared_ptr<TextRatingModelImpl> make_model(const std::string& name, const Sizes& s,
+std::shared_ptr<TextRatingModelImpl> make_model(const std::string& name, const TextModelSizes& s,
                                                 const WordVectors* wv) {
-  if (name == "deepconn") return std::make_shared<DeepConnImpl>(s, wv);
-  if (name == "dattn") return std::make_shared<DAttnImpl>(s, wv);
-  return std::make_shared<AnrImpl>(s, wv);
+  if (name == "deepconn") return make_deepconn(s, wv);
+  if (name == "dattn") return make_dattn(s, wv);
+  return make_anr(s, wv);
 }
 
 // ---- training ---------------------------------------------------------------------------------
@@ -416,7 +184,7 @@ TextBaselineResult train_text_baseline(const Dataset& dataset, const Split& spli
   wo.max_vocab = o.max_vocab;
   const WordDocuments docs(dataset, split, wo);
 
-  Sizes sizes;
+  TextModelSizes sizes;
   sizes.vocabulary = docs.vocabulary_size();
   sizes.users = dataset.num_users();
   sizes.items = dataset.num_items();
@@ -436,9 +204,7 @@ TextBaselineResult train_text_baseline(const Dataset& dataset, const Split& spli
 
   const DocRows train = doc_rows(dataset, docs, split.train);
   const DocRows validation = doc_rows(dataset, docs, split.validation);
-  sizes.mean = static_cast<float>(
-      std::accumulate(train.ratings.begin(), train.ratings.end(), 0.0) /
-      static_cast<double>(train.size()));
+  sizes.mean = global_mean(train.ratings);
 
   torch::manual_seed(o.seed);
   const std::shared_ptr<TextRatingModelImpl> model =

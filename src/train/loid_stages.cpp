@@ -18,6 +18,7 @@
 #include "nn/encode.h"
 #include "nn/lora_inject.h"
 #include "nn/peft.h"
+#include "nn/state_dict.h"
 #include "nn/tensor_io.h"
 #include "rec/mf.h"
 #include "train/loid_batch.h"
@@ -85,28 +86,6 @@ std::vector<std::int64_t> history_reviews(const Histories& h) {
   return {s.begin(), s.end()};
 }
 
-std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& m,
-                                              const std::string& prefix = "") {
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& p : m.named_parameters()) out[prefix + p.key()] = p.value().detach().clone();
-  for (const auto& b : m.named_buffers()) out[prefix + b.key()] = b.value().detach().clone();
-  return out;
-}
-
-void load_state(torch::nn::Module& m, const std::map<std::string, torch::Tensor>& state,
-                const std::string& file, const std::string& prefix = "") {
-  torch::NoGradGuard no_grad;
-  auto copy = [&](const std::string& name, torch::Tensor t) {
-    auto it = state.find(prefix + name);
-    if (it == state.end()) throw InputError(file, 0, "missing tensor '" + prefix + name + "'");
-    if (it->second.sizes() != t.sizes())
-      throw InputError(file, 0, "tensor '" + prefix + name + "' has the wrong shape");
-    t.copy_(it->second);
-  };
-  for (auto& p : m.named_parameters()) copy(p.key(), p.value());
-  for (auto& b : m.named_buffers()) copy(b.key(), b.value());
-}
-
 // The trainable adapter tensors of an encoder by name, for checkpoints.
 std::map<std::string, torch::Tensor> adapter_state(torch::nn::Module& encoder_module) {
   std::map<std::string, torch::Tensor> out;
@@ -149,7 +128,7 @@ void load_target_adapter(Encoder& encoder, RatingHead& head, const std::string& 
   }
   std::map<std::string, torch::Tensor> head_state;
   for (const auto& [name, t] : a.saved) head_state[name] = t;
-  load_state(*head, head_state, dir + "/" + kAdapterWeightsFile, std::string(kRatingHeadName) + ".");
+  load_state_dict(*head, head_state, dir + "/" + kAdapterWeightsFile, std::string(kRatingHeadName) + ".");
 }
 
 // The target adapter as a PEFT directory, with its provenance (and the Re-LoRA head when given).
@@ -164,7 +143,7 @@ void save_target_adapter(const TargetEncoder& target, const LoidTrainOptions& o,
                       {"plugins", target.plugins}};
   if (head) {
     adapter.modules_to_save = {kRatingHeadName};
-    for (const auto& [name, t] : state_of(**head, std::string(kRatingHeadName) + "."))
+    for (const auto& [name, t] : state_dict(**head, std::string(kRatingHeadName) + "."))
       adapter.saved[name] = t;
     adapter.metadata["relora"] = record;
   } else {
@@ -447,7 +426,7 @@ LoidModel build_loid_model(const LoidTrainOptions& o, const TargetData& data,
 }
 
 std::map<std::string, torch::Tensor> loid_model_state(const LoidModelImpl& model) {
-  return state_of(model);
+  return state_dict(model);
 }
 
 // ---- Stage 6: the fit ---------------------------------------------------------------------------
@@ -490,7 +469,7 @@ struct FitState {
   TargetEncoder& target;
   bool e2e;
   std::map<std::string, torch::Tensor> snapshot() const {
-    auto s = state_of(*model, "model.");
+    auto s = state_dict(*model, "model.");
     if (e2e) {
       auto a = adapter_state(target.encoder->module());
       s.insert(a.begin(), a.end());
@@ -498,7 +477,7 @@ struct FitState {
     return s;
   }
   void restore(const std::map<std::string, torch::Tensor>& s, const std::string& file) const {
-    load_state(*model, s, file, "model.");
+    load_state_dict(*model, s, file, "model.");
     if (e2e) load_adapter_state(target.encoder->module(), s, file);
   }
 };

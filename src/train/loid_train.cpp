@@ -15,62 +15,13 @@
 #include "nn/tensor_io.h"
 #include "train/loid_stages.h"
 #include "train/pretrain.h"
+#include "train/run_config.h"
 #include "train/run_report.h"
 
 namespace loid {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-json train_config_json(const LoidTrainOptions& o) {
-  json c = {
-      {"data", o.data},
-      {"read", read_options_json(o.read)},
-      {"encoder", o.encoder_dir},
-      {"split", {{"seed", o.split.seed},
-                 {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
-      {"plugins", {{"dirs", o.plugins.dirs},
-                   {"merge", o.plugins.merge},
-                   {"weights", o.plugins.weights},
-                   {"density", o.plugins.density}}},
-      {"protocol", protocol_name(o.protocol)},
-      {"encoder_mode", to_string(o.encoder_mode)},
-      {"lora", lora_json(o.lora)},
-      {"relora", {{"epochs", o.relora.epochs},
-                  {"patience", o.relora.patience},
-                  {"batch_size", o.relora.batch_size},
-                  {"learning_rate", o.relora.learning_rate},
-                  {"max_steps", o.relora.max_steps},
-                  {"head_hidden", o.head_hidden},
-                  {"head_dropout", o.head_dropout}}},
-      {"model", {{"k", o.k},
-                 {"embed_size", o.embed_size},
-                 {"heads", o.heads},
-                 {"hidden", o.hidden},
-                 {"dropout", o.dropout},
-                 {"id_biases", o.id_biases},
-                 {"fit_id_biases", o.fit_id_biases}}},
-      {"training", {{"lambda", o.lambda},
-                    {"margin", o.margin},
-                    {"learning_rate", o.learning_rate},
-                    {"weight_decay", o.weight_decay},
-                    {"batch_size", o.batch_size},
-                    {"epochs", o.epochs},
-                    {"patience", o.patience},
-                    {"e2e_learning_rate", o.e2e_learning_rate}}},
-      {"threads", o.threads},
-  };
-  if (o.compute_dtype != ComputeDtype::kFloat32) c["compute_dtype"] = to_string(o.compute_dtype);
-  // Recorded only below 1, so runs on all the training reviews read as before.
-  if (o.split.train_fraction < 1.0) c["split"]["train_fraction"] = o.split.train_fraction;
-  // Recorded only when not the paper's, so configs of mlp runs read as before.
-  if (o.predictor != LoidPredictor::kMlp) {
-    c["model"]["predictor"] = to_string(o.predictor);
-    c["model"]["mf_factors"] = o.mf_factors;
-    c["model"]["mf_regularization"] = o.mf_regularization;
-  }
-  return c;
-}
 
 std::string to_string(EncoderMode mode) {
   return mode == EncoderMode::kEndToEnd ? "end-to-end" : "frozen";
@@ -174,25 +125,24 @@ json prepare_run_dir(const LoidTrainOptions& o, const json& settings, const RunS
 // settings equal this run's.
 void reuse_text_stage(const LoidTrainOptions& o, const json& settings, json& full) {
   const std::string from = o.reuse_text_stage;
-  const json other = json::parse(read_file(from + "/" + kRunConfig)).at("settings");
-  for (const char* key :
-       {"data", "read", "split", "encoder", "plugins", "protocol", "lora", "relora"}) {
-    // A run written before "read" was recorded read its data with the default settings.
-    const json theirs = std::string(key) == "read"
-                            ? read_options_json(read_options_from_json(other.value("read", json())))
-                            : other.at(key);
-    if (theirs != settings.at(key))
+  const std::string their_path = from + "/" + kRunConfig;
+  // Read through the typed settings, so a run written before a key existed compares with that
+  // key's default.
+  const LoidTrainOptions their_options =
+      train_options_from_json(json::parse(read_file(their_path)).at("settings"), their_path);
+  const json other = train_config_json(their_options);
+  for (const char* key : kTextStageKeys) {
+    if (other.at(key) != settings.at(key))
       throw UsageError("--reuse-text-stage " + from + ": its setting '" + key +
-                       "' differs from this run's (" + theirs.dump() + " vs " +
+                       "' differs from this run's (" + other.at(key).dump() + " vs " +
                        settings.at(key).dump() + ")");
   }
-  if (other.at("encoder_mode") != "frozen")
+  if (their_options.encoder_mode != EncoderMode::kFrozen)
     throw UsageError("--reuse-text-stage " + from + " was not a frozen-mode run");
-  // A run without the key computed in fp32.
-  const std::string their_dtype = other.value("compute_dtype", std::string("fp32"));
-  if (their_dtype != to_string(o.compute_dtype))
-    throw UsageError("--reuse-text-stage " + from + ": its compute dtype " + their_dtype +
-                     " differs from this run's (" + to_string(o.compute_dtype) + ")");
+  if (their_options.compute_dtype != o.compute_dtype)
+    throw UsageError("--reuse-text-stage " + from + ": its compute dtype " +
+                     to_string(their_options.compute_dtype) + " differs from this run's (" +
+                     to_string(o.compute_dtype) + ")");
   if (!file_exists(from + "/" + kRunVectors))
     throw InputError(from + "/" + kRunVectors, 0, "missing; the run has not reached its LoID stage");
   fs::copy_file(from + "/" + kRunVectors, o.out + "/" + kRunVectors,

@@ -107,9 +107,6 @@ struct LoidTrainResult {
 
 LoidTrainResult run_loid_train(const LoidTrainOptions& options, const LoidTrainHooks& hooks = {});
 
-// The options as the run's config.json records them (everything that affects the result).
-nlohmann::json train_config_json(const LoidTrainOptions& options);
-
 // Files of a run directory.
 constexpr const char* kRunConfig = "config.json";
 constexpr const char* kRunMetrics = "metrics.json";

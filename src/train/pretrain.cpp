@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <utility>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -11,6 +12,8 @@
 #include "core/version.h"
 #include "nn/lora_inject.h"
 #include "nn/peft.h"
+#include "rec/mf.h"
+#include "train/target_adapter.h"
 
 namespace loid {
 
@@ -73,10 +76,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   const std::vector<std::string> targets = inject_lora(*encoder, lora);
   if (lora.target_modules.empty()) lora.target_modules = targets;
   torch::manual_seed(o.split.seed);
-  double mean = 0.0;
-  for (float r : train_ratings) mean += r;
-  mean /= static_cast<double>(train_ratings.size());
-  RatingHead head(encoder->width(), o.head_hidden, o.head_dropout, static_cast<float>(mean));
+  RatingHead head(encoder->width(), o.head_hidden, o.head_dropout, global_mean(train_ratings));
   log_info("pretraining a plugin on " + std::to_string(train_texts.size()) +
            " training reviews (" + std::to_string(targets.size()) + " adapted layers, r " +
            std::to_string(lora.r) + ")");
@@ -102,15 +102,6 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  PeftAdapter adapter = extract_target(encoder->module());
-  adapter.config = lora;
-  adapter.task_type = "FEATURE_EXTRACTION";
-  adapter.base_model = std::filesystem::path(encoder_dir).lexically_normal().filename();
-  adapter.modules_to_save = {kRatingHeadName};
-  for (const auto& p : head->named_parameters())
-    adapter.saved[std::string(kRatingHeadName) + "." + p.key()] = p.value().detach().clone();
-  for (const auto& b : head->named_buffers())
-    adapter.saved[std::string(kRatingHeadName) + "." + b.key()] = b.value().detach().clone();
   nlohmann::json domains_json = nlohmann::json::array();
   for (const auto& d : domains) {
     domains_json.push_back({{"file", d.path},
@@ -126,7 +117,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
                      {"train_mse", e.train_loss},
                      {"validation_mse", e.validation_mse},
                      {"seconds", e.seconds}});
-  adapter.metadata = {
+  nlohmann::json metadata = {
       {"kind", "source_plugin"},
       {"domains", domains_json},
       {"encoder", encoder_dir},
@@ -154,7 +145,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
       {"seconds", result.seconds},
       {"version", version()},
       {"git", git_version()}};
-  save_peft(o.out, adapter);
+  save_target_adapter(o.out, encoder->module(), lora, encoder_dir, head.get(), std::move(metadata));
   log_info("wrote plugin " + o.out + " (test MSE " + std::to_string(result.test.mse) + ")");
   return result;
 }

@@ -11,10 +11,12 @@
 #include "eval/metrics.h"
 #include "nn/encode.h"
 #include "nn/peft.h"
+#include "nn/state_dict.h"
 #include "nn/tensor_io.h"
 #include "train/loid_batch.h"
 #include "train/loid_train.h"
 #include "train/pretrain.h"
+#include "train/run_config.h"
 #include "train/setup.h"
 
 namespace loid {
@@ -40,33 +42,40 @@ LoadedRun::~LoadedRun() = default;
 LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
   config_ = load_json(dir_ + "/" + kRunConfig);
   metrics_ = load_json(dir_ + "/" + kRunMetrics);
-  const json& s = config_.at("settings");
-  const std::string data = s.at("data");
+  const std::string config_path = dir_ + "/" + kRunConfig;
+  if (!config_.contains("settings"))
+    throw InputError(config_path, 0, "missing or malformed key 'settings'");
+  const LoidTrainOptions s = train_options_from_json(config_.at("settings"), config_path);
+  const std::string& data = s.data;
   if (config_.contains("data_fingerprint")) {
     const FileFingerprint fp = file_fingerprint(data);
-    if (fp.bytes != config_["data_fingerprint"]["bytes"].get<std::uint64_t>() ||
-        fp.crc32 != config_["data_fingerprint"]["crc32"].get<std::uint32_t>())
+    std::uint64_t bytes = 0;
+    std::uint32_t crc32 = 0;
+    try {
+      bytes = config_.at("data_fingerprint").at("bytes").get<std::uint64_t>();
+      crc32 = config_.at("data_fingerprint").at("crc32").get<std::uint32_t>();
+    } catch (const json::exception& e) {
+      throw InputError(config_path, 0,
+                       std::string("missing or malformed key 'data_fingerprint' (") + e.what() + ")");
+    }
+    if (fp.bytes != bytes || fp.crc32 != crc32)
       throw InputError(data, 0,
                        "changed since the run " + dir_ +
                            " was trained; ids, splits and histories would not match");
   }
-  SplitOptions so;
-  so.seed = s["split"]["seed"].get<std::uint64_t>();
-  so.train = s["split"]["ratios"][0];
-  so.validation = s["split"]["ratios"][1];
-  so.test = s["split"]["ratios"][2];
-  so.train_fraction = s["split"].value("train_fraction", 1.0);
-  read_ = read_options_from_json(s.value("read", json()));
-  compute_dtype_ = parse_compute_dtype(s.value("compute_dtype", std::string("fp32")));
+  const SplitOptions& so = s.split;
+  read_ = s.read;
+  compute_dtype_ = s.compute_dtype;
+  plugins_ = s.plugins;
+  encoder_dir_ = s.encoder_dir;
   const DomainData d = load_domain(data, so, read_);
   dataset_ = d.dataset;
   split_ = d.split;
   index_ = std::make_unique<HistoryIndex>(dataset_, split_);
-  protocol_ = protocol_from_name(s.at("protocol"));
+  protocol_ = s.protocol;
   histories_ = protocol_ == Protocol::kPaperLeaky ? leaky_histories(dataset_)
                                                    : train_histories(*index_);
-  sampler_ = std::make_unique<ContextSampler>(histories_, s["model"]["k"].get<std::size_t>(),
-                                              protocol_);
+  sampler_ = std::make_unique<ContextSampler>(histories_, s.k, protocol_);
   context_seed_ = so.seed;
 
   const std::string vpath = dir_ + "/" + kRunVectors;
@@ -84,12 +93,12 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
   mo.num_users = dataset_.num_users();
   mo.num_items = dataset_.num_items();
   mo.text_width = vectors_.size(1);
-  mo.embed_size = s["model"]["embed_size"];
-  mo.heads = s["model"]["heads"];
-  mo.hidden = s["model"]["hidden"];
-  mo.dropout = s["model"]["dropout"];
-  mo.id_biases = s["model"].value("id_biases", false);
-  mo.predictor = parse_loid_predictor(s["model"].value("predictor", std::string("mlp")));
+  mo.embed_size = s.embed_size;
+  mo.heads = s.heads;
+  mo.hidden = s.hidden;
+  mo.dropout = s.dropout;
+  mo.id_biases = s.id_biases;
+  mo.predictor = s.predictor;
   const std::string mpath = dir_ + "/" + kRunModel;
   const auto state = load_tensors(mpath);
   if (mo.predictor == LoidPredictor::kMfText) {
@@ -99,19 +108,7 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
     mo.mf_factors = it->second.size(1);
   }
   model_ = LoidModel(mo);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model_->named_parameters()) {
-    auto it = state.find(p.key());
-    if (it == state.end()) throw InputError(mpath, 0, "missing tensor '" + p.key() + "'");
-    if (it->second.sizes() != p.value().sizes())
-      throw InputError(mpath, 0, "tensor '" + p.key() + "' has the wrong shape");
-    p.value().copy_(it->second);
-  }
-  for (auto& b : model_->named_buffers()) {
-    auto it = state.find(b.key());
-    if (it == state.end()) throw InputError(mpath, 0, "missing tensor '" + b.key() + "'");
-    b.value().copy_(it->second);
-  }
+  load_state_dict(*model_, state, mpath);
   model_->eval();
 }
 
@@ -196,14 +193,7 @@ std::vector<std::pair<std::int64_t, float>> LoadedRun::recommend(std::int64_t us
 
 Encoder& LoadedRun::encoder() {
   if (encoder_) return *encoder_;
-  const json& s = config_.at("settings");
-  PluginOptions p;
-  p.dirs = s["plugins"]["dirs"].get<std::vector<std::string>>();
-  p.merge = s["plugins"]["merge"];
-  p.weights = s["plugins"]["weights"].get<std::vector<double>>();
-  p.density = s["plugins"]["density"];
-  p.seed = s["split"]["seed"];
-  auto enc = load_encoder_with_plugins(resolve_encoder_dir(s.at("encoder")), p);
+  auto enc = load_encoder_with_plugins(resolve_encoder_dir(encoder_dir_), plugins_);
   const std::string target = dir_ + "/" + kRunTargetAdapter;
   if (file_exists(target + "/" + kAdapterConfigFile)) {
     const BaseShapes shapes = base_shapes(enc->module());

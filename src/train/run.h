@@ -23,6 +23,7 @@
 #include "nn/encoder.h"
 #include "nn/precision.h"
 #include "rec/loid_model.h"
+#include "train/setup.h"
 
 namespace loid {
 
@@ -96,6 +97,8 @@ class LoadedRun {
   mutable std::unique_ptr<LoidPrecomputed> precomputed_;  // built by precomputed()
   mutable std::atomic<bool> precomputed_ready_{false};
   std::uint64_t context_seed_ = 1;
+  std::string encoder_dir_;           // settings "encoder" ("" = the installed default)
+  PluginOptions plugins_;             // settings "plugins", merged with the split seed
   std::unique_ptr<Encoder> encoder_;  // loaded lazily for predict_for_texts
   ComputeDtype compute_dtype_ = ComputeDtype::kFloat32;  // as the run's vectors were encoded
   mutable std::mutex encoder_mutex_;  // guards loading and using encoder_ (serving threads)

@@ -13,6 +13,7 @@
 #include "data/split.h"
 #include "nn/encoder.h"
 #include "nn/lora.h"
+#include "nn/threads.h"  // set_threads, used by every training command
 
 namespace loid {
 
@@ -63,11 +64,6 @@ struct PluginOptions {
 std::unique_ptr<Encoder> load_encoder_with_plugins(const std::string& encoder_dir,
                                                    const PluginOptions& plugins,
                                                    nlohmann::json* record = nullptr);
-
-// Sets the torch intra-op thread count and OpenBLAS's own pool to the same number (0 = the
-// machine's cores) and returns it. The first call logs a warning when OpenBLAS runs a generic
-// kernel on an AVX2/AVX-512 CPU (core/blas.h).
-int set_threads(int threads);
 
 // The configuration of a LoRA target as JSON (for configs and adapter metadata).
 nlohmann::json lora_json(const LoraConfig& c);

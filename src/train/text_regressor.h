@@ -11,27 +11,9 @@
 
 #include "nn/encoder.h"
 #include "nn/precision.h"
+#include "rec/rating_head.h"
 
 namespace loid {
-
-// rating = mean + fc2(dropout(relu(fc1(vector)))): the MLP on a review vector. `mean` (the
-// training ratings' mean) is a buffer, so the MLP learns deviations from it. Saved in adapters as
-// the PEFT module to save "rating_head".
-class RatingHeadImpl : public torch::nn::Module {
- public:
-  RatingHeadImpl(std::int64_t in, std::int64_t hidden, double dropout, float mean);
-  torch::Tensor forward(const torch::Tensor& vectors);  // (B, in) -> (B)
-  std::int64_t in_features() const { return fc1->options.in_features(); }
-  std::int64_t hidden() const { return fc1->options.out_features(); }
-
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
-  torch::nn::Dropout dropout{nullptr};
-  torch::Tensor mean;  // () float32
-};
-TORCH_MODULE(RatingHead);
-
-// Name of the head in adapter files and state dicts.
-constexpr const char* kRatingHeadName = "rating_head";
 
 struct TextRegressorOptions {
   int epochs = 2;                // passes over the training reviews (upper bound)
