@@ -1,5 +1,5 @@
-// `loid bench`: flags -> BenchOptions -> run_bench. LoID flags are a subset of `loid train`'s
-// with the same names and defaults; they apply to the loid and loid+plugin cells.
+// `loid bench`: flags -> BenchOptions -> run_bench. LoID flags are a subset of `loid train`'s,
+// defined once in loid_flags.h; they apply to the loid and loid+plugin cells.
 #include <iostream>
 #include <memory>
 #include <string>
@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "data/split.h"
+#include "loid_flags.h"
 #include "read_options.h"
 #include "train/bench_run.h"
 
@@ -39,14 +40,6 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--models", o->models, "Comma-separated models; known: " + model_list())
       ->delimiter(',')
       ->capture_default_str();
-  auto protocols = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"leak-free"});
-  cmd->add_option("--protocols", *protocols,
-                  "LoID models run under each: leak-free (histories from training reviews only) "
-                  "and/or paper-leaky (the authors' released protocol, test reviews visible; rows "
-                  "NAME@paper-leaky, marked LEAKY)")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"leak-free", "paper-leaky"}))
-      ->capture_default_str();
   cmd->add_option("--seeds", o->seeds, "Comma-separated split seeds (one cell per model and seed)")
       ->delimiter(',')
       ->capture_default_str();
@@ -55,12 +48,15 @@ void add_bench(CLI::App& app) {
                   "results.*")
       ->required();
   add_read_options(*cmd, o->read);
-  cmd->add_option("--split-ratios", *ratios, "train,validation,test fractions")
-      ->capture_default_str();
-  cmd->add_option("--train-fraction", o->split.train_fraction,
-                  "Keep this fraction of each split's training reviews (a seeded sample; "
-                  "validation and test untouched) for every model, for learning curves")
-      ->check(CLI::Range(0.0, 1.0))
+  add_split_ratios_flag(*cmd, *ratios);
+  add_train_fraction_flag(*cmd, o->split);
+  auto protocols = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"leak-free"});
+  cmd->add_option("--protocols", *protocols,
+                  "LoID models run under each: leak-free (histories from training reviews only) "
+                  "and/or paper-leaky (the authors' released protocol, test reviews visible; rows "
+                  "NAME@paper-leaky, marked LEAKY)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(protocol_choices()))
       ->capture_default_str();
   cmd->add_option("--mf-factors", o->mf_factors, "mf: latent sizes tried (chosen on validation)")
       ->delimiter(',')
@@ -72,50 +68,14 @@ void add_bench(CLI::App& app) {
 
   // LoID settings (as in `loid train`).
   loid::LoidTrainOptions& t = o->loid;
-  cmd->add_option("--encoder", t.encoder_dir,
-                  "Encoder directory; default: the installed USE-Lite (models/use_lite)");
+  add_encoder_flag(*cmd, t.encoder_dir);
   cmd->add_option("--plugin", o->plugins,
                   "loid+plugin: existing plugin directory (repeatable) instead of pretraining one "
                   "from --source");
-  cmd->add_option("--merge", t.plugins.merge, "How several --plugin join (as in loid train)")
-      ->check(CLI::IsMember({"stack", "linear", "cat", "svd", "ties", "dare_linear", "dare_ties"}))
-      ->capture_default_str();
-  cmd->add_option("--rank", t.lora.r, "LoRA rank r of the target (and pretrained) adapter")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--alpha", t.lora.alpha, "LoRA alpha")->capture_default_str();
-  cmd->add_option("--relora-epochs", t.relora.epochs, "Re-LoRA epochs (0 skips it)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--relora-max-steps", t.relora.max_steps,
-                  "Re-LoRA steps per epoch at most (0 = whole epoch)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--relora-batch-size", t.relora.batch_size, "Re-LoRA reviews per step")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("-k,--reviews", t.k, "Context reviews per user and per item")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--embed-size", t.embed_size, "ID embedding size; 0 = the encoder's width")
-      ->capture_default_str();
-  cmd->add_option("--heads", t.heads, "Attention heads")->capture_default_str();
-  cmd->add_option("--hidden", t.hidden, "Prediction MLP hidden width")->capture_default_str();
-  cmd->add_option("--dropout", t.dropout, "Dropout in the LoID model")->capture_default_str();
-  cmd->add_option("--lambda", t.lambda, "Weight of the triplet loss")->capture_default_str();
-  cmd->add_flag("--id-biases", t.id_biases, "Trained user and item biases (not in the paper)");
-  cmd->add_flag("--fit-id-biases", t.fit_id_biases,
-                "With --id-biases: start from the biases-only model fitted on the training "
-                "ratings, biases then fixed (MLP output at zero; kept as epoch 0 if no epoch beats "
-                "it on validation). Not in the paper");
-  cmd->add_option("--lr", t.learning_rate, "LoID Adam learning rate")->capture_default_str();
-  cmd->add_option("--batch-size", t.batch_size, "LoID rows per step")
-      ->check(CLI::Range(2, 1 << 20))
-      ->capture_default_str();
-  cmd->add_option("--epochs", t.epochs, "LoID epochs at most")->capture_default_str();
-  cmd->add_option("--patience", t.patience, "LoID early-stopping patience")->capture_default_str();
-  add_encoder_mode_option(*cmd, t.encoder_mode);
-  add_compute_dtype_option(*cmd, t.compute_dtype);
+  add_merge_flag(*cmd, t.plugins, "How several --plugin join (as in loid train)");
+  add_lora_rank_flags(*cmd, t.lora, "LoRA rank r of the target (and pretrained) adapter");
+  add_regressor_size_flags(*cmd, t.relora, "relora-", "Re-LoRA");
+  add_loid_flags(*cmd, t);
 
   // The plugin pretrained from --source.
   cmd->add_option("--pretrain-epochs", o->pretrain.train.epochs, "Plugin epochs")
@@ -140,11 +100,8 @@ void add_bench(CLI::App& app) {
       "--word-vectors", o->word_vectors,
       "Text baselines: JSON word vectors to start from (default: trained from scratch)");
 
-  cmd->add_option("--threads", o->threads, "Intra-op threads (0 = all cores)")
-      ->capture_default_str();
-  cmd->add_flag_function(
-      "--no-progress", [o](std::int64_t) { o->progress = false; },
-      "Plain log lines instead of progress bars");
+  add_threads_flag(*cmd, o->threads);
+  add_no_progress_flag(*cmd, o->progress);
   cmd->add_flag("--table-only", o->table_only,
                 "Train nothing: write results.* from the finished cells of OUT (missing cells are "
                 "listed as missing); the settings flags must match the ones that made the cells");

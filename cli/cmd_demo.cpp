@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "loid_flags.h"
 #include "read_options.h"
 #include "train/demo.h"
 
@@ -24,8 +25,7 @@ void add_demo(CLI::App& app) {
   cmd->add_option("--items", opts->synth_items, "Items per synthetic domain")
       ->capture_default_str()
       ->check(CLI::Range(5, 1000000));
-  cmd->add_option("--encoder", opts->encoder_dir,
-                  "Encoder directory; default: the installed USE-Lite (models/use_lite)");
+  add_encoder_flag(*cmd, opts->encoder_dir);
   cmd->add_option("--pretrain-steps", opts->pretrain_steps,
                   "Plugin training steps of 32 reviews per epoch (0 = whole epochs)")
       ->capture_default_str();
@@ -37,12 +37,10 @@ void add_demo(CLI::App& app) {
   cmd->add_option("--relora-epochs", opts->relora_epochs, "Re-LoRA epochs (0 skips it)")
       ->capture_default_str();
   cmd->add_option("--epochs", opts->loid_epochs, "LoID epochs at most")->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "Intra-op threads (0 = all cores)")
-      ->capture_default_str();
+  add_threads_flag(*cmd, opts->threads);
   cmd->add_flag_function("--baselines-only", [opts](std::int64_t) { opts->loid = false; },
                          "Only the data pipeline and the classical baselines (seconds)");
-  cmd->add_flag_function("--no-progress", [opts](std::int64_t) { opts->progress = false; },
-                         "Plain log lines instead of progress bars");
+  add_no_progress_flag(*cmd, opts->progress);
   cmd->callback([opts] { run_demo(*opts, std::cout); });
 }
 

@@ -90,7 +90,7 @@ void add_recommend(CLI::App& app) {
     const std::int64_t uid = r.dataset().find_user(*user);
     if (uid < 0)
       throw loid::UsageError("user '" + *user + "' does not occur in " +
-                             r.config()["settings"]["data"].get<std::string>());
+                             r.settings().data);
     json out = {{"run", *run}, {"user", *user}, {"items", json::array()}};
     for (const auto& [item, score] : r.recommend(uid, *top, !*include_rated))
       out["items"].push_back({{"item", r.dataset().item_name(item)}, {"score", score}});

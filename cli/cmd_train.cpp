@@ -6,63 +6,12 @@
 #include "commands.h"
 #include "core/error.h"
 #include "data/split.h"
+#include "loid_flags.h"
 #include "read_options.h"
 #include "train/loid_train.h"
 #include "train/pretrain.h"
 
 namespace loid::cli {
-
-namespace {
-
-void add_split_flags(CLI::App& cmd, loid::SplitOptions& split, std::shared_ptr<std::string> ratios) {
-  cmd.add_option("--seed", split.seed,
-                 "Split seed: the same split as `loid data split --seed`; also seeds training")
-      ->capture_default_str();
-  cmd.add_option("--split-ratios", *ratios, "train,validation,test fractions")
-      ->capture_default_str();
-  cmd.add_option("--train-fraction", split.train_fraction,
-                 "Keep this fraction of the training reviews (a seeded sample; validation and "
-                 "test untouched), for learning curves")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-}
-
-void add_lora_flags(CLI::App& cmd, loid::LoraConfig& lora) {
-  cmd.add_option("--rank", lora.r, "LoRA rank r (paper: 32; swept 16-48)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd.add_option("--alpha", lora.alpha, "LoRA alpha; adapters are scaled by alpha / r")
-      ->capture_default_str();
-  cmd.add_option("--lora-dropout", lora.dropout, "Dropout on the adapters' input")
-      ->capture_default_str();
-  cmd.add_option("--targets", lora.target_modules,
-                 "Module-name patterns to adapt (PEFT suffix rule); default: the encoder's "
-                 "attention and feed-forward layers")
-      ->delimiter(',');
-}
-
-void add_regressor_flags(CLI::App& cmd, loid::TextRegressorOptions& t, const std::string& prefix,
-                         const std::string& what) {
-  cmd.add_option("--" + prefix + "epochs", t.epochs, what + ": passes over the training reviews" +
-                                                         (prefix.empty() ? "" : " (0 skips it)"))
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd.add_option("--" + prefix + "patience", t.patience,
-                 what + ": epochs without validation gain before stopping")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd.add_option("--" + prefix + "batch-size", t.batch_size, what + ": reviews per step")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd.add_option("--" + prefix + "lr", t.learning_rate, what + ": Adam learning rate")
-      ->capture_default_str();
-  cmd.add_option("--" + prefix + "max-steps", t.max_steps,
-                 what + ": steps per epoch at most (0 = whole epoch)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-}
-
-}  // namespace
 
 void add_pretrain(CLI::App& app) {
   auto o = std::make_shared<loid::PretrainOptions>();
@@ -73,11 +22,10 @@ void add_pretrain(CLI::App& app) {
       "review's rating from its text; writes a PEFT adapter directory");
   cmd->add_option("--data", o->data, "Source-domain reviews file(s); one plugin for all")
       ->required();
-  cmd->add_option("--encoder", o->encoder_dir,
-                  "Encoder directory; default: the installed USE-Lite (models/use_lite)");
+  add_encoder_flag(*cmd, o->encoder_dir);
   cmd->add_option("--out", o->out, "Plugin (PEFT adapter) directory to write")->required();
   add_read_options(*cmd, o->read);
-  add_split_flags(*cmd, o->split, ratios);
+  add_split_flags(*cmd, o->split, *ratios);
   add_lora_flags(*cmd, o->lora);
   add_regressor_flags(*cmd, o->train, "", "training");
   add_compute_dtype_option(*cmd, o->train.dtype);
@@ -86,11 +34,9 @@ void add_pretrain(CLI::App& app) {
   cmd->add_option("--max-train-reviews", o->max_train_reviews,
                   "Per file, a seeded sample of at most this many training reviews (0 = all)")
       ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Intra-op threads (0 = all cores)")
-      ->capture_default_str();
+  add_threads_flag(*cmd, o->threads);
   cmd->add_flag("--force", o->force, "Overwrite an existing adapter directory");
-  cmd->add_flag_function("--no-progress", [o](std::int64_t) { o->train.progress = false; },
-                         "Plain log lines instead of progress bars");
+  add_no_progress_flag(*cmd, o->train.progress);
   cmd->callback([o, ratios] {
     loid::parse_split_ratios(*ratios, o->split);
     o->train.seed = o->split.seed;
@@ -107,54 +53,34 @@ void add_pretrain(CLI::App& app) {
 void add_train(CLI::App& app) {
   auto o = std::make_shared<loid::LoidTrainOptions>();
   auto ratios = std::make_shared<std::string>(loid::kDefaultSplitRatios);
-  auto protocol = std::make_shared<std::string>("leak-free");
+  auto protocol = std::make_shared<std::string>(loid::protocol_name(loid::Protocol::kLeakFree));
   CLI::App* cmd = app.add_subcommand(
       "train",
       "Train LoID on a target domain: Re-LoRA over source plugins, then ID-text attention with "
       "contrastive alignment; writes a run directory");
   cmd->add_option("--data", o->data, "Target-domain reviews file")->required();
-  cmd->add_option("--encoder", o->encoder_dir,
-                  "Encoder directory; default: the installed USE-Lite (models/use_lite)");
+  add_encoder_flag(*cmd, o->encoder_dir);
   cmd->add_option("--out", o->out, "Run directory")->required();
   add_read_options(*cmd, o->read);
   cmd->add_option("--plugin", o->plugins.dirs, "Source plugin directory (repeatable)");
-  cmd->add_option("--merge", o->plugins.merge,
-                  "How several plugins join: stack (each its own frozen adapter), or merged "
-                  "first by linear, cat, svd, ties, dare_linear or dare_ties")
-      ->check(CLI::IsMember({"stack", "linear", "cat", "svd", "ties", "dare_linear", "dare_ties"}))
-      ->capture_default_str();
+  add_merge_flag(*cmd, o->plugins,
+                 "How several plugins join: stack (each its own frozen adapter), or merged "
+                 "first by linear, cat, svd, ties, dare_linear or dare_ties");
   cmd->add_option("--plugin-weights", o->plugins.weights,
                   "Per plugin: scale when stacked, weight when merged (default 1 each)")
       ->delimiter(',');
   cmd->add_option("--density", o->plugins.density, "ties/dare: fraction of entries kept")
       ->capture_default_str();
-  add_split_flags(*cmd, o->split, ratios);
+  add_split_flags(*cmd, o->split, *ratios);
   cmd->add_option("--protocol", *protocol,
                   "leak-free (histories from training reviews only) or paper-leaky (the authors' "
                   "released protocol: test reviews visible; every output says LEAKY)")
-      ->check(CLI::IsMember({"leak-free", "paper-leaky"}))
+      ->check(CLI::IsMember(protocol_choices()))
       ->capture_default_str();
-  add_encoder_mode_option(*cmd, o->encoder_mode);
-  add_compute_dtype_option(*cmd, o->compute_dtype);
   add_lora_flags(*cmd, o->lora);
   add_regressor_flags(*cmd, o->relora, "relora-", "Re-LoRA");
-  cmd->add_option("-k,--reviews", o->k, "Context reviews per user and per item (paper: 5)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--embed-size", o->embed_size, "ID embedding size; 0 = the encoder's width")
-      ->capture_default_str();
-  cmd->add_option("--heads", o->heads, "Attention heads")->capture_default_str();
-  cmd->add_option("--hidden", o->hidden, "Prediction MLP hidden width")->capture_default_str();
-  cmd->add_option("--dropout", o->dropout, "Dropout in the LoID model")->capture_default_str();
-  cmd->add_option("--lambda", o->lambda, "Weight of the triplet loss (paper: 0.2; swept 0.2-0.5)")
-      ->capture_default_str();
+  add_loid_flags(*cmd, *o);
   cmd->add_option("--margin", o->margin, "Triplet margin D")->capture_default_str();
-  cmd->add_flag("--id-biases", o->id_biases,
-                "Add trained user and item biases to the prediction (not in the paper)");
-  cmd->add_flag("--fit-id-biases", o->fit_id_biases,
-                "With --id-biases: start from the biases-only model fitted on the training "
-                "ratings, biases then fixed (MLP output at zero; kept as epoch 0 if no epoch beats "
-                "it on validation). Not in the paper");
   cmd->add_option_function<std::string>(
          "--predictor",
          [o](const std::string& s) { o->predictor = loid::parse_loid_predictor(s); },
@@ -169,14 +95,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--mf-reg", o->mf_regularization, "mf+text: regularisations to choose from")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--lr", o->learning_rate, "LoID Adam learning rate")->capture_default_str();
   cmd->add_option("--weight-decay", o->weight_decay, "LoID Adam weight decay")
-      ->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "LoID rows per step")
-      ->check(CLI::Range(2, 1 << 20))
-      ->capture_default_str();
-  cmd->add_option("--epochs", o->epochs, "LoID epochs at most")->capture_default_str();
-  cmd->add_option("--patience", o->patience, "LoID early-stopping patience (epochs)")
       ->capture_default_str();
   cmd->add_option("--e2e-lr", o->e2e_learning_rate,
                   "end-to-end mode: Adam learning rate of the target adapter")
@@ -185,12 +104,10 @@ void add_train(CLI::App& app) {
                   "Frozen mode: copy the Re-LoRA adapter and review vectors of another run with "
                   "the same data, split, encoder, plugins and LoRA settings instead of "
                   "recomputing them (to try LoID settings quickly)");
-  cmd->add_option("--threads", o->threads, "Intra-op threads (0 = all cores)")
-      ->capture_default_str();
+  add_threads_flag(*cmd, o->threads);
   cmd->add_flag("--resume", o->resume, "Continue an interrupted run in --out");
   cmd->add_flag("--force", o->force, "Replace an existing run directory");
-  cmd->add_flag_function("--no-progress", [o](std::int64_t) { o->progress = false; },
-                         "Plain log lines instead of progress bars");
+  add_no_progress_flag(*cmd, o->progress);
   cmd->callback([o, ratios, protocol] {
     loid::parse_split_ratios(*ratios, o->split);
     o->protocol = loid::protocol_from_name(*protocol);

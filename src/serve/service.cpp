@@ -8,6 +8,7 @@
 #include "core/fs.h"
 #include "nn/peft.h"
 #include "train/loid_train.h"
+#include "train/run_config.h"
 
 namespace loid {
 
@@ -53,7 +54,7 @@ Reply guarded(F&& f) {
 }
 
 json adapters_json(const LoadedRun& run) {
-  json a = {{"plugins", run.config().at("settings").value("plugins", json::object())}};
+  json a = {{"plugins", train_config_json(run.settings()).at("plugins")}};
   const std::string target = run.dir() + "/" + kRunTargetAdapter;
   if (file_exists(target + "/" + kAdapterConfigFile)) {
     json t = {{"path", target}};

@@ -45,7 +45,8 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
   const std::string config_path = dir_ + "/" + kRunConfig;
   if (!config_.contains("settings"))
     throw InputError(config_path, 0, "missing or malformed key 'settings'");
-  const LoidTrainOptions s = train_options_from_json(config_.at("settings"), config_path);
+  settings_ = train_options_from_json(config_.at("settings"), config_path);
+  const LoidTrainOptions& s = settings_;
   const std::string& data = s.data;
   if (config_.contains("data_fingerprint")) {
     const FileFingerprint fp = file_fingerprint(data);
@@ -64,11 +65,7 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
                            " was trained; ids, splits and histories would not match");
   }
   const SplitOptions& so = s.split;
-  read_ = s.read;
-  compute_dtype_ = s.compute_dtype;
-  plugins_ = s.plugins;
-  encoder_dir_ = s.encoder_dir;
-  const DomainData d = load_domain(data, so, read_);
+  const DomainData d = load_domain(data, so, s.read);
   dataset_ = d.dataset;
   split_ = d.split;
   index_ = std::make_unique<HistoryIndex>(dataset_, split_);
@@ -193,7 +190,8 @@ std::vector<std::pair<std::int64_t, float>> LoadedRun::recommend(std::int64_t us
 
 Encoder& LoadedRun::encoder() {
   if (encoder_) return *encoder_;
-  auto enc = load_encoder_with_plugins(resolve_encoder_dir(encoder_dir_), plugins_);
+  auto enc =
+      load_encoder_with_plugins(resolve_encoder_dir(settings_.encoder_dir), settings_.plugins);
   const std::string target = dir_ + "/" + kRunTargetAdapter;
   if (file_exists(target + "/" + kAdapterConfigFile)) {
     const BaseShapes shapes = base_shapes(enc->module());
@@ -219,7 +217,7 @@ std::vector<float> LoadedRun::predict_for_texts(const std::vector<std::string>& 
       user_texts.begin() + static_cast<std::ptrdiff_t>(std::min(user_texts.size(), k())));
   EncodeOptions eo;
   eo.progress = false;
-  eo.dtype = compute_dtype_;  // a new user's reviews are encoded as the training ones were
+  eo.dtype = settings_.compute_dtype;  // a new user's reviews are encoded as the training ones were
   torch::NoGradGuard no_grad;
   torch::Tensor v;  // (n, D)
   {
@@ -258,7 +256,8 @@ json LoadedRun::evaluate_test() const {
 }
 
 json LoadedRun::evaluate_file(const std::string& path) const {
-  const ReviewFile f = read_reviews(path, read_);
+  // Read as training read the data file.
+  const ReviewFile f = read_reviews(path, settings_.read);
   std::vector<std::int64_t> u, i;
   std::vector<float> y;
   std::vector<std::uint8_t> known;

@@ -23,7 +23,7 @@
 #include "nn/encoder.h"
 #include "nn/precision.h"
 #include "rec/loid_model.h"
-#include "train/setup.h"
+#include "train/loid_train.h"
 
 namespace loid {
 
@@ -36,6 +36,8 @@ class LoadedRun {
 
   const std::string& dir() const { return dir_; }
   const nlohmann::json& config() const { return config_; }
+  // config.json's "settings" as typed options (train/run_config.h).
+  const LoidTrainOptions& settings() const { return settings_; }
   const nlohmann::json& metrics() const { return metrics_; }
   const Dataset& dataset() const { return dataset_; }
   const Split& split() const { return split_; }
@@ -77,16 +79,16 @@ class LoadedRun {
 
   std::size_t k() const { return sampler_->k(); }
   // The encoder arithmetic of the run (settings "compute_dtype"; fp32 when absent).
-  ComputeDtype compute_dtype() const { return compute_dtype_; }
+  ComputeDtype compute_dtype() const { return settings_.compute_dtype; }
   std::int64_t max_text_length() const;  // the encoder's token limit (loads it)
 
  private:
   Encoder& encoder();
   std::string dir_;
   nlohmann::json config_, metrics_;
+  LoidTrainOptions settings_;  // read (eval files are read alike), compute dtype, encoder, ...
   Dataset dataset_;
   Split split_;
-  ReadOptions read_;  // how training read the data file (config.json "read"); eval files alike
   std::unique_ptr<HistoryIndex> index_;
   Histories histories_;
   Protocol protocol_ = Protocol::kLeakFree;
@@ -97,10 +99,7 @@ class LoadedRun {
   mutable std::unique_ptr<LoidPrecomputed> precomputed_;  // built by precomputed()
   mutable std::atomic<bool> precomputed_ready_{false};
   std::uint64_t context_seed_ = 1;
-  std::string encoder_dir_;           // settings "encoder" ("" = the installed default)
-  PluginOptions plugins_;             // settings "plugins", merged with the split seed
   std::unique_ptr<Encoder> encoder_;  // loaded lazily for predict_for_texts
-  ComputeDtype compute_dtype_ = ComputeDtype::kFloat32;  // as the run's vectors were encoded
   mutable std::mutex encoder_mutex_;  // guards loading and using encoder_ (serving threads)
 };
 
