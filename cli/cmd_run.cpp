@@ -16,8 +16,9 @@ void add_eval(CLI::App& app) {
   auto run = std::make_shared<std::string>();
   auto data = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
-      "eval", "Score a trained run: its test split again (equal to metrics.json), or every review "
-              "of another file (--data)");
+      "eval",
+      "Score a trained run: its test split again (equal to metrics.json), or every review "
+      "of another file (--data)");
   cmd->add_option("--run", *run, "Run directory written by `loid train`")->required();
   cmd->add_option("--data", *data,
                   "Reviews file to score; users and items are matched by id, unknown ones take "
@@ -82,15 +83,16 @@ void add_recommend(CLI::App& app) {
       "recommend", "Rank the items a user has not rated by predicted rating (JSON out)");
   cmd->add_option("--run", *run, "Run directory written by `loid train`")->required();
   cmd->add_option("--user", *user, "User id as in the data file")->required();
-  cmd->add_option("--top", *top, "How many items")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--top", *top, "How many items")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_flag("--include-rated", *include_rated,
                 "Also rank items the user rated in the training split");
   cmd->callback([run, user, top, include_rated] {
     const loid::LoadedRun r(*run);
     const std::int64_t uid = r.dataset().find_user(*user);
     if (uid < 0)
-      throw loid::UsageError("user '" + *user + "' does not occur in " +
-                             r.settings().data);
+      throw loid::UsageError("user '" + *user + "' does not occur in " + r.settings().data);
     json out = {{"run", *run}, {"user", *user}, {"items", json::array()}};
     for (const auto& [item, score] : r.recommend(uid, *top, !*include_rated))
       out["items"].push_back({{"item", r.dataset().item_name(item)}, {"score", score}});

@@ -41,8 +41,8 @@ void add_pretrain(CLI::App& app) {
     loid::parse_split_ratios(*ratios, o->split);
     o->train.seed = o->split.seed;
     const auto r = loid::run_pretrain(*o);
-    std::cout << "plugin " << o->out << ": best epoch " << r.fit.best_epoch
-              << ", validation MSE " << r.fit.best_validation_mse << "\n"
+    std::cout << "plugin " << o->out << ": best epoch " << r.fit.best_epoch << ", validation MSE "
+              << r.fit.best_validation_mse << "\n"
               << "test MSE " << r.test.mse << ", RMSE " << r.test.rmse << ", MAE " << r.test.mae
               << "; rounded rating precision " << r.test_classes.precision << ", recall "
               << r.test_classes.recall << ", F1 " << r.test_classes.f1 << " (" << r.test.n
@@ -82,8 +82,7 @@ void add_train(CLI::App& app) {
   add_loid_flags(*cmd, *o);
   cmd->add_option("--margin", o->margin, "Triplet margin D")->capture_default_str();
   cmd->add_option_function<std::string>(
-         "--predictor",
-         [o](const std::string& s) { o->predictor = loid::parse_loid_predictor(s); },
+         "--predictor", [o](const std::string& s) { o->predictor = loid::parse_loid_predictor(s); },
          "mlp: the paper's MLP on the attended review vectors; mf+text: a biased MF fitted on the "
          "training ratings (size and regularisation chosen on validation, then fixed) plus that "
          "MLP starting at zero, the MF alone competing as epoch 0. Not in the paper")

@@ -17,8 +17,9 @@ void add_threads_flag(CLI::App& cmd, int& threads) {
 }
 
 void add_no_progress_flag(CLI::App& cmd, bool& progress) {
-  cmd.add_flag_function("--no-progress", [&progress](std::int64_t) { progress = false; },
-                        "Plain log lines instead of progress bars");
+  cmd.add_flag_function(
+      "--no-progress", [&progress](std::int64_t) { progress = false; },
+      "Plain log lines instead of progress bars");
 }
 
 void add_split_ratios_flag(CLI::App& cmd, std::string& ratios) {
@@ -70,8 +71,9 @@ void add_merge_flag(CLI::App& cmd, PluginOptions& plugins, const std::string& he
 
 void add_regressor_size_flags(CLI::App& cmd, TextRegressorOptions& t, const std::string& prefix,
                               const std::string& what) {
-  cmd.add_option("--" + prefix + "epochs", t.epochs, what + ": passes over the training reviews" +
-                                                         (prefix.empty() ? "" : " (0 skips it)"))
+  cmd.add_option(
+         "--" + prefix + "epochs", t.epochs,
+         what + ": passes over the training reviews" + (prefix.empty() ? "" : " (0 skips it)"))
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd.add_option("--" + prefix + "batch-size", t.batch_size, what + ": reviews per step")

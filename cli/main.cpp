@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   CLI::App app{"loid: LoRA plugins and ID-text attention for review-based rating prediction"};
-  app.set_version_flag("--version", std::string(loid::version()) + " (" + loid::git_version() + ")");
+  app.set_version_flag("--version",
+                       std::string(loid::version()) + " (" + loid::git_version() + ")");
   app.require_subcommand(1);
   app.fallthrough(false);
 

@@ -52,8 +52,7 @@ void add_compute_dtype_option(CLI::App& cmd, loid::ComputeDtype& dtype) {
 
 void add_encoder_mode_option(CLI::App& cmd, loid::EncoderMode& mode) {
   cmd.add_option_function<std::string>(
-         "--encoder-mode",
-         [&mode](const std::string& s) { mode = loid::parse_encoder_mode(s); },
+         "--encoder-mode", [&mode](const std::string& s) { mode = loid::parse_encoder_mode(s); },
          "frozen: review vectors computed once after Re-LoRA; end-to-end: the target adapter keeps "
          "training with the LoID loss (slow)")
       ->check(CLI::IsMember({"frozen", "end-to-end"}))

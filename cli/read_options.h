@@ -10,8 +10,9 @@
 
 namespace loid::cli {
 
-// Adds --strict, --text, --duplicates, --repeated-texts, --invalid-utf8 and --max-line-bytes to `cmd`, writing into
-// `opts` (which must outlive parsing). Unknown names raise loid::UsageError during parsing.
+// Adds --strict, --text, --duplicates, --repeated-texts, --invalid-utf8 and --max-line-bytes to
+// `cmd`, writing into `opts` (which must outlive parsing). Unknown names raise loid::UsageError
+// during parsing.
 void add_read_options(CLI::App& cmd, loid::ReadOptions& opts);
 
 // Adds --compute-dtype fp32|bf16 (the encoder's arithmetic; nn/precision.h), writing into `dtype`

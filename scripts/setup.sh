@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev zlib1g-dev libutf8proc-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-torch python3-numpy
+  clang-format-14
 )
 
 missing=()

@@ -16,16 +16,16 @@ struct AllocatorPlan {
 };
 
 // Decides from the environment: LOID_MALLOC=tuned -> tune; unset, "" or "default" -> glibc's own
-// settings; a GLIBC_TUNABLES value naming any glibc.malloc.* setting wins over both (the user chose).
-// Throws UsageError for any other LOID_MALLOC value. Null pointers mean "unset".
+// settings; a GLIBC_TUNABLES value naming any glibc.malloc.* setting wins over both (the user
+// chose). Throws UsageError for any other LOID_MALLOC value. Null pointers mean "unset".
 AllocatorPlan plan_allocator(const char* loid_malloc, const char* glibc_tunables);
 
 // The tuned settings: mmap threshold 32 MiB (glibc's largest on 64-bit), trim threshold 1 GiB, top
 // pad 256 MiB. Returns false where the C library is not glibc or it refuses a value.
 bool apply_allocator_tuning();
 
-// plan_allocator on the process environment, then apply_allocator_tuning when it says so. Call once,
-// first thing in main, before any thread starts.
+// plan_allocator on the process environment, then apply_allocator_tuning when it says so. Call
+// once, first thing in main, before any thread starts.
 AllocatorPlan tune_allocator_from_environment();
 
 }  // namespace loid

@@ -72,18 +72,19 @@ std::string blas_kernel_warning(const BlasInfo& info, const std::string& cpu_lev
   std::transform(core.begin(), core.end(), core.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   // Kernel families older than AVX2 (OpenBLAS's fallbacks when it does not know a CPU).
-  static const char* const kGeneric[] = {"prescott", "core2",   "penryn",    "dunnington",
-                                         "nehalem",  "katmai",  "coppermine", "northwood",
-                                         "banias",   "atom",    "opteron",   "barcelona",
-                                         "bobcat",   "generic", "unknown",   "sandybridge",
-                                         "bulldozer", "piledriver"};
+  static const char* const kGeneric[] = {
+      "prescott",   "core2",     "penryn",  "dunnington",  "nehalem",   "katmai",
+      "coppermine", "northwood", "banias",  "atom",        "opteron",   "barcelona",
+      "bobcat",     "generic",   "unknown", "sandybridge", "bulldozer", "piledriver"};
   const bool generic = std::any_of(std::begin(kGeneric), std::end(kGeneric),
                                    [&](const char* g) { return core == g; });
   if (!generic) return "";
   const std::string advice = cpu_level == "avx512" ? "SkylakeX" : "Haswell";
   return "OpenBLAS runs its '" + info.core + "' kernels on a CPU with " + cpu_level +
          ": matrix multiplies may be several times slower than they can be; setting "
-         "OPENBLAS_CORETYPE=" + advice + " in the environment before starting loid selects "
+         "OPENBLAS_CORETYPE=" +
+         advice +
+         " in the environment before starting loid selects "
          "kernels this CPU supports";
 }
 

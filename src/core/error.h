@@ -17,7 +17,10 @@ class Error : public std::runtime_error {
 class InputError : public Error {
  public:
   InputError(std::string file, std::int64_t line, const std::string& problem)
-      : Error(format(file, line, problem)), file_(std::move(file)), line_(line), problem_(problem) {}
+      : Error(format(file, line, problem)),
+        file_(std::move(file)),
+        line_(line),
+        problem_(problem) {}
   const std::string& file() const { return file_; }
   std::int64_t line() const { return line_; }  // 0 when the problem is not tied to a line
   const std::string& problem() const { return problem_; }

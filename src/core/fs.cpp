@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, 0, std::string("cannot open for reading: ") + std::strerror(errno));
+  if (!in)
+    throw InputError(path, 0, std::string("cannot open for reading: ") + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw InputError(path, 0, "read failed");
@@ -52,7 +53,8 @@ AtomicOutput::AtomicOutput(std::string path) : path_(std::move(path)), tmp_(temp
   fs::path parent = fs::path(path_).parent_path();
   if (!parent.empty()) make_dirs(parent.string());
   out_.open(tmp_, std::ios::binary | std::ios::trunc);
-  if (!out_) throw InputError(tmp_, 0, std::string("cannot open for writing: ") + std::strerror(errno));
+  if (!out_)
+    throw InputError(tmp_, 0, std::string("cannot open for writing: ") + std::strerror(errno));
 }
 
 AtomicOutput::~AtomicOutput() {
@@ -67,8 +69,8 @@ void AtomicOutput::commit() {
   if (!out_) throw InputError(tmp_, 0, "write failed (disk full?)");
   out_.close();
   if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    throw InputError(path_, 0, std::string("cannot rename temporary file into place: ") +
-                                   std::strerror(errno));
+    throw InputError(
+        path_, 0, std::string("cannot rename temporary file into place: ") + std::strerror(errno));
   }
   committed_ = true;
 }

@@ -39,7 +39,9 @@ void log_warn(const std::string& message) {
   std::fprintf(stderr, "[%7.1fs] warning: %s\n", seconds_since(g_process_start), message.c_str());
 }
 
-void Progress::set_quiet(bool quiet) { g_quiet = quiet; }
+void Progress::set_quiet(bool quiet) {
+  g_quiet = quiet;
+}
 
 Progress::Progress(std::string label, std::int64_t total, bool enabled)
     : label_(std::move(label)),

@@ -43,8 +43,8 @@ ContextSampler::ContextSampler(const Histories& histories, std::size_t k, Protoc
   if (k == 0) throw UsageError("the number of context reviews k must be at least 1");
 }
 
-void ContextSampler::draw(const std::vector<std::int64_t>& history, std::int64_t exclude,
-                          Rng& rng, std::int64_t* out) const {
+void ContextSampler::draw(const std::vector<std::int64_t>& history, std::int64_t exclude, Rng& rng,
+                          std::int64_t* out) const {
   std::fill(out, out + k_, -1);
   if (protocol_ == Protocol::kPaperLeaky) {
     const std::size_t n = std::min(k_, history.size());

@@ -17,9 +17,10 @@ namespace loid {
 enum class TextFields { kSummaryAndReview, kReviewOnly, kSummaryOnly };
 enum class DuplicatePolicy { kKeepLatest, kKeepFirst, kKeepAll };
 enum class Utf8Policy { kRepair, kSkip };
-// A user's review whose text repeats, word for word, an earlier kept review of the same user (Amazon
-// 2018 files post one review on every variant of an item): keep it, or drop it (the first line of
-// each (user, text) stays; empty texts are never dropped). Applied after the duplicate policy.
+// A user's review whose text repeats, word for word, an earlier kept review of the same user
+// (Amazon 2018 files post one review on every variant of an item): keep it, or drop it (the first
+// line of each (user, text) stays; empty texts are never dropped). Applied after the duplicate
+// policy.
 enum class RepeatedTextPolicy { kKeep, kDrop };
 
 struct ReadOptions {
@@ -27,9 +28,9 @@ struct ReadOptions {
   DuplicatePolicy duplicates = DuplicatePolicy::kKeepLatest;  // for repeated (user, item) pairs
   Utf8Policy invalid_utf8 = Utf8Policy::kRepair;  // repair with U+FFFD, or skip the line
   RepeatedTextPolicy repeated_texts = RepeatedTextPolicy::kKeep;
-  bool strict = false;                            // throw on the first problem
-  std::size_t max_line_bytes = 1 << 20;           // longer lines are skipped ("line too long")
-  std::size_t max_examples = 5;                   // line numbers remembered per skip reason
+  bool strict = false;                   // throw on the first problem
+  std::size_t max_line_bytes = 1 << 20;  // longer lines are skipped ("line too long")
+  std::size_t max_examples = 5;          // line numbers remembered per skip reason
 };
 
 struct SkipCount {

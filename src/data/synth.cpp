@@ -129,9 +129,8 @@ void write_text(const Theme& theme, const User& user, const Item& item, int rati
   shuffle(sentences, rng);
   out.text.clear();
   for (const std::string& s : sentences) out.text += (out.text.empty() ? "" : " ") + s;
-  out.summary =
-      rng.uniform() < 0.7 * rating_words ? pick(summaries()[rating - 1], rng)
-                                         : pick(neutral_summaries(), rng);
+  out.summary = rng.uniform() < 0.7 * rating_words ? pick(summaries()[rating - 1], rng)
+                                                   : pick(neutral_summaries(), rng);
 }
 
 void validate(const SynthOptions& o) {
@@ -158,8 +157,9 @@ void validate(const SynthOptions& o) {
   }
   if (!(o.bias_scale >= 0) || !(o.interaction >= 0) || !(o.noise >= 0) || !(o.rating_words >= 0) ||
       o.rating_words > 1) {
-    throw UsageError("--bias-scale, --interaction and --noise must be >= 0 and --rating-words in "
-                     "[0, 1]");
+    throw UsageError(
+        "--bias-scale, --interaction and --noise must be >= 0 and --rating-words in "
+        "[0, 1]");
   }
 }
 

@@ -17,9 +17,9 @@ struct SynthOptions {
 
   // The generative story's knobs (defaults: the original corpus, byte for byte).
   // rating = mean + b_u + b_i + interaction * sum_a taste_ua quality_ia + noise, rounded to 1..5.
-  double bias_scale = 0.45;   // std of the user and item biases (what rating averages see)
-  double interaction = 1.6;   // weight of taste x quality (the part review words explain)
-  double noise = 0.45;        // std of the per-review rating noise
+  double bias_scale = 0.45;  // std of the user and item biases (what rating averages see)
+  double interaction = 1.6;  // weight of taste x quality (the part review words explain)
+  double noise = 0.45;       // std of the per-review rating noise
   // Item qualities centred over aspects: an item's mean rating over users of average taste, and a
   // user's over items, no longer reflect the interaction, so biases cannot learn it and only
   // per-pair factors or the review texts (which aspects a user writes about, what others say of
@@ -29,9 +29,9 @@ struct SynthOptions {
   // half the reviews end with a rating-specific closing and 70% have a rating-specific summary;
   // 0 = sentiment follows only the item's quality on the aspect, summaries neutral, no closings.
   double rating_words = 1.0;
-  int min_reviews = 5;        // reviews every user writes at least (5 = 5-core; 1..5)
-  std::string out;           // output file; gzip when it ends in ".gz"
-  bool progress = true;      // show a progress bar while generating
+  int min_reviews = 5;   // reviews every user writes at least (5 = 5-core; 1..5)
+  std::string out;       // output file; gzip when it ends in ".gz"
+  bool progress = true;  // show a progress bar while generating
 };
 
 // One generated review (before JSON encoding).

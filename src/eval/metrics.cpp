@@ -16,7 +16,9 @@ void check_sizes(const std::vector<float>& p, const std::vector<float>& t) {
   }
 }
 
-int star(float r) { return std::clamp(static_cast<int>(std::floor(r + 0.5f)), 1, 5); }
+int star(float r) {
+  return std::clamp(static_cast<int>(std::floor(r + 0.5f)), 1, 5);
+}
 }  // namespace
 
 RatingMetrics rating_metrics(const std::vector<float>& predictions,

@@ -16,7 +16,8 @@ struct RatingMetrics {
 
 // predictions and targets have the same length; throws UsageError otherwise. Empty input gives n=0
 // and zeros.
-RatingMetrics rating_metrics(const std::vector<float>& predictions, const std::vector<float>& targets);
+RatingMetrics rating_metrics(const std::vector<float>& predictions,
+                             const std::vector<float>& targets);
 
 struct ClassMetrics {
   double precision = 0.0;  // support-weighted mean of per-class precision over classes 1..5

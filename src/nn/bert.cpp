@@ -165,13 +165,15 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const Token
       k = parts[1];
       v = parts[2];
     } else {
-      auto heads = [&](const torch::Tensor& y) { return y.view({b, t, heads_, d}).transpose(1, 2); };
+      auto heads = [&](const torch::Tensor& y) {
+        return y.view({b, t, heads_, d}).transpose(1, 2);
+      };
       q = heads(in[0]);  // (b, nh, t, d)
       k = heads(in[1]);
       v = heads(in[2]);
     }
     auto scores = torch::matmul(q, k.transpose(-1, -2)) / root_d;  // (b, nh, t, t)
-    return torch::matmul(torch::softmax(scores + bias, -1), v)  // (b, nh, t, d)
+    return torch::matmul(torch::softmax(scores + bias, -1), v)     // (b, nh, t, d)
         .transpose(1, 2)
         .reshape({b, t, h});  // (b, t, H)
   };
@@ -182,7 +184,7 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& x, const Token
     // into the padded blocks once.
     auto w = torch::cat({query->weight, key->weight, value->weight});  // (3H, H)
     auto bias = torch::cat({query->bias, key->bias, value->bias});     // (3H)
-    auto qkv = torch::nn::functional::linear(x, w, bias);                        // (N, 3H)
+    auto qkv = torch::nn::functional::linear(x, w, bias);              // (N, 3H)
     if (rows.can_attend_packed(qkv)) return rows.attend_packed(qkv, heads_, 1.0 / root_d);
     return rows.attend({qkv}, attention);  // (N, H)
   }
@@ -238,8 +240,8 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c) {
 }
 
 torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const TokenRows& rows) {
-  auto a = attention(x, rows);  // (N, H)
-  return output(intermediate(a), a);      // (N, H)
+  auto a = attention(x, rows);        // (N, H)
+  return output(intermediate(a), a);  // (N, H)
 }
 
 BertPoolerImpl::BertPoolerImpl(const BertConfig& c) {
@@ -275,8 +277,8 @@ torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids,
   auto x = embeddings(input_ids);  // (B, T, H)
   // Only attention needs a padded layout, on blocks of similar lengths; every other map runs on
   // the real tokens' rows. Padded keys get an additive bias: a large negative, finite in x's dtype.
-  const auto rows = TokenRows::of(attention_mask.ne(0).to(x.scalar_type()),
-                                  large_negative(x.scalar_type()));
+  const auto rows =
+      TokenRows::of(attention_mask.ne(0).to(x.scalar_type()), large_negative(x.scalar_type()));
   return rows.pad(encoder(rows.pack(x), rows));  // (B, T, H), 0 on padding
 }
 
@@ -365,8 +367,8 @@ void BertEncoder::set_max_length(std::int64_t n) {
 }
 
 std::vector<TokenIds> BertEncoder::token_ids(const std::vector<std::string>& texts) const {
-  return parallel_token_ids(texts.size(),
-                            [&](std::size_t i) { return tokenizer_->encode(texts[i], max_length_); });
+  return parallel_token_ids(
+      texts.size(), [&](std::size_t i) { return tokenizer_->encode(texts[i], max_length_); });
 }
 
 EncoderOutput BertEncoder::forward(const TokenBatch& batch, Pooling pooling) {

@@ -23,7 +23,8 @@ torch::Tensor fast_dropout(const torch::Tensor& x, double p) {
   if (p <= 0.0) return x;
   if (p >= 1.0) return x * 0;
   const auto seed = static_cast<std::uint64_t>(
-      torch::randint(std::numeric_limits<std::int64_t>::max(), {1}, torch::kInt64).item<std::int64_t>());
+      torch::randint(std::numeric_limits<std::int64_t>::max(), {1}, torch::kInt64)
+          .item<std::int64_t>());
   // An element is kept when the top 24 bits of its hash, as a fraction of 2^24, fall below 1 - p.
   const auto keep_below = static_cast<std::uint64_t>(std::llround((1.0 - p) * (1 << 24)));
   const float kept = static_cast<float>(1.0 / (1.0 - p));

@@ -52,7 +52,8 @@ torch::Tensor encode_texts(Encoder& encoder, const std::vector<std::string>& tex
     Progress progress("tokenize", n, options.progress);
     for (std::size_t start = 0; start < texts.size(); start += kTokenizeChunk) {
       const std::size_t end = std::min(texts.size(), start + kTokenizeChunk);
-      auto chunk = encoder.token_ids(std::vector<std::string>(texts.begin() + start, texts.begin() + end));
+      auto chunk =
+          encoder.token_ids(std::vector<std::string>(texts.begin() + start, texts.begin() + end));
       for (auto& r : chunk) ids.push_back(std::move(r));
       progress.advance(static_cast<std::int64_t>(end - start));
     }

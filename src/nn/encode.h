@@ -15,9 +15,9 @@
 namespace loid {
 
 struct EncodeOptions {
-  Pooling pooling = Pooling::kDefault;  // how each text becomes one vector
-  std::int64_t batch_size = 32;         // texts per forward pass
-  bool progress = true;                 // show a progress bar (texts done, rate, ETA)
+  Pooling pooling = Pooling::kDefault;          // how each text becomes one vector
+  std::int64_t batch_size = 32;                 // texts per forward pass
+  bool progress = true;                         // show a progress bar (texts done, rate, ETA)
   ComputeDtype dtype = ComputeDtype::kFloat32;  // bf16: the forward passes under bf16 autocast
   // Fold the encoder's LoRA adapters into its weights for the call and unfold them after (the
   // original weights come back bit for bit, also on an exception): the forward passes then cost

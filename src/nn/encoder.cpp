@@ -22,9 +22,9 @@ std::vector<TokenIds> parallel_token_ids(std::size_t n,
   // that runs serially in code built without -fopenmp. At least 32 texts per thread (a few
   // milliseconds of work, far above a thread's start-up cost); a small batch stays on this thread.
   constexpr std::size_t kMinPerThread = 32;
-  const std::size_t threads = std::min<std::size_t>(
-      static_cast<std::size_t>(std::max(1, at::get_num_threads())),
-      (n + kMinPerThread - 1) / kMinPerThread);
+  const std::size_t threads =
+      std::min<std::size_t>(static_cast<std::size_t>(std::max(1, at::get_num_threads())),
+                            (n + kMinPerThread - 1) / kMinPerThread);
   auto run = [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) out[i] = one(i);
   };

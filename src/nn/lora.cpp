@@ -125,7 +125,8 @@ torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {
   }
   if (has_target()) {
     // Dropout only while training; in eval mode x is used as it is (no copy).
-    const torch::Tensor xd = is_training() ? fast_dropout(x2, target_config_.dropout) : x2;  // (N, in)
+    const torch::Tensor xd =
+        is_training() ? fast_dropout(x2, target_config_.dropout) : x2;  // (N, in)
     add_product(xd.mm(adapter_a(target_name_).t()), adapter_b(target_name_),
                 target_config_.scale());  // (N, r) -> (N, out)
   }

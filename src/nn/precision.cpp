@@ -6,7 +6,9 @@
 
 namespace loid {
 
-std::string to_string(ComputeDtype d) { return d == ComputeDtype::kBFloat16 ? "bf16" : "fp32"; }
+std::string to_string(ComputeDtype d) {
+  return d == ComputeDtype::kBFloat16 ? "bf16" : "fp32";
+}
 
 ComputeDtype parse_compute_dtype(const std::string& s) {
   if (s == "fp32" || s == "float32") return ComputeDtype::kFloat32;

@@ -1,7 +1,7 @@
 // The arithmetic of the encoder's matrix multiplies. float32 is the default and what every
 // equality test pins. bfloat16 (opt-in) runs the linear layers and matrix products through CPU
-// autocast (oneDNN bf16 kernels, float32 accumulation): 2-4x the float32 GEMM throughput on CPUs with
-// AVX512-BF16, at about 3 significant digits per product; layer norms, softmax, losses and the
+// autocast (oneDNN bf16 kernels, float32 accumulation): 2-4x the float32 GEMM throughput on CPUs
+// with AVX512-BF16, at about 3 significant digits per product; layer norms, softmax, losses and the
 // optimiser stay float32, and the weights are kept in float32.
 #pragma once
 

@@ -13,6 +13,8 @@ inline std::string shape_str(torch::IntArrayRef shape) {
   return s + ")";
 }
 
-inline std::string shape_str(const torch::Tensor& t) { return shape_str(t.sizes()); }
+inline std::string shape_str(const torch::Tensor& t) {
+  return shape_str(t.sizes());
+}
 
 }  // namespace loid

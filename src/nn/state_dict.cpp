@@ -9,7 +9,8 @@ namespace loid {
 std::map<std::string, torch::Tensor> state_dict(const torch::nn::Module& module,
                                                 const std::string& prefix) {
   std::map<std::string, torch::Tensor> out;
-  for (const auto& p : module.named_parameters()) out[prefix + p.key()] = p.value().detach().clone();
+  for (const auto& p : module.named_parameters())
+    out[prefix + p.key()] = p.value().detach().clone();
   for (const auto& b : module.named_buffers()) out[prefix + b.key()] = b.value().detach().clone();
   return out;
 }
@@ -22,9 +23,9 @@ void load_state_dict(torch::nn::Module& module, const std::map<std::string, torc
     auto it = state.find(key);
     if (it == state.end()) throw InputError(file, 0, "missing tensor '" + key + "'");
     if (it->second.sizes() != t.sizes())
-      throw InputError(file, 0,
-                       "tensor '" + key + "' has shape " + shape_str(it->second) + ", expected " +
-                           shape_str(t));
+      throw InputError(
+          file, 0,
+          "tensor '" + key + "' has shape " + shape_str(it->second) + ", expected " + shape_str(t));
     t.copy_(it->second);
   };
   for (auto& p : module.named_parameters()) copy(p.key(), p.value());

@@ -60,8 +60,12 @@ class OneBlasThread {
 
 }  // namespace
 
-bool packed_attention_enabled() { return packed_attention_switch().load(); }
-void set_packed_attention_enabled(bool enabled) { packed_attention_switch().store(enabled); }
+bool packed_attention_enabled() {
+  return packed_attention_switch().load();
+}
+void set_packed_attention_enabled(bool enabled) {
+  packed_attention_switch().store(enabled);
+}
 
 std::vector<std::pair<std::size_t, std::size_t>> partition_by_length(
     const std::vector<std::int64_t>& sorted_lengths, double group_cost) {
@@ -192,7 +196,7 @@ torch::Tensor TokenRows::attend(const std::vector<torch::Tensor>& rows,
     for (const auto& x : rows) {
       inputs.push_back(x.index_select(0, g.gather).view({g.size, g.length, x.size(-1)}));
     }
-    auto y = f(inputs, g.bias);                                                   // (size, length, C)
+    auto y = f(inputs, g.bias);  // (size, length, C)
     outs.push_back(y.reshape({g.size * g.length, y.size(-1)}).index_select(0, g.real));  // (n, C)
   }
   return torch::cat(outs).index_select(0, restore);  // (N, C_out)
@@ -321,8 +325,10 @@ torch::Tensor packed_backward(const torch::Tensor& qkv, const torch::Tensor& pro
       const float* k = q + g.width;
       float* dq = dqkv + first * g.ld_in + h * g.dh;
       float* dk = dq + g.width;
-      sgemm("N", "N", &g.dh, &L, &L, &g.scale, k, &g.ld_in, dsp + h * n * n, &L, &zero, dq, &g.ld_in);
-      sgemm("N", "T", &g.dh, &L, &L, &g.scale, q, &g.ld_in, dsp + h * n * n, &L, &zero, dk, &g.ld_in);
+      sgemm("N", "N", &g.dh, &L, &L, &g.scale, k, &g.ld_in, dsp + h * n * n, &L, &zero, dq,
+            &g.ld_in);
+      sgemm("N", "T", &g.dh, &L, &L, &g.scale, q, &g.ld_in, dsp + h * n * n, &L, &zero, dk,
+            &g.ld_in);
     }
   };
   parallel_items(p.first.size(), one_sequence);
@@ -367,9 +373,9 @@ bool TokenRows::packs_attention() const {
 }
 
 bool TokenRows::can_attend_packed(const torch::Tensor& qkv) const {
-  return packs_attention() && qkv.dim() == 2 &&
-         qkv.size(1) % 3 == 0 && qkv.scalar_type() == torch::kFloat32 && qkv.device().is_cpu() &&
-         qkv.is_contiguous() && qkv.size(1) * qkv.size(0) < std::numeric_limits<int>::max();
+  return packs_attention() && qkv.dim() == 2 && qkv.size(1) % 3 == 0 &&
+         qkv.scalar_type() == torch::kFloat32 && qkv.device().is_cpu() && qkv.is_contiguous() &&
+         qkv.size(1) * qkv.size(0) < std::numeric_limits<int>::max();
 }
 
 torch::Tensor TokenRows::attend_packed(const torch::Tensor& qkv, std::int64_t heads,

@@ -14,8 +14,8 @@ namespace loid {
 struct TokenRows {
   // Attention over one padded block: inputs (b, t, C_i) in the order given to attend, and the
   // additive key bias (b, 1, 1, t), 0 on real keys and large_negative on padding -> (b, t, C_out).
-  using PaddedAttention =
-      std::function<torch::Tensor(const std::vector<torch::Tensor>& inputs, const torch::Tensor& bias)>;
+  using PaddedAttention = std::function<torch::Tensor(const std::vector<torch::Tensor>& inputs,
+                                                      const torch::Tensor& bias)>;
 
   // Sequences of similar length attended together, padded to their own longest only.
   struct Group {

@@ -79,14 +79,13 @@ torch::Tensor UseLiteLayerImpl::forward(const torch::Tensor& x, const TokenRows&
   };
   auto projected = qkv->forward(attn_norm->forward(as_float(x)));  // (N, 3 in)
   auto a = rows.can_attend_packed(projected)
-               ? rows.attend_packed(projected, heads_, scale)  // on the rows themselves
-               : rows.attend({projected}, attention);          // (N, in)
-  auto residual = residual_proj ? residual_proj->forward(x) : x;                   // (N, out)
-  auto y = attn_out->forward(a) + residual;                                        // (N, out)
+               ? rows.attend_packed(projected, heads_, scale)     // on the rows themselves
+               : rows.attend({projected}, attention);             // (N, in)
+  auto residual = residual_proj ? residual_proj->forward(x) : x;  // (N, out)
+  auto y = attn_out->forward(a) + residual;                       // (N, out)
   // In place: neither the projection's nor the adapter sum's backward reads this output.
-  auto f =
-      ffn_out->forward(ffn_in->forward(ffn_norm->forward(as_float(y))).relu_());  // (N, out)
-  return y + f;                                                                   // (N, out)
+  auto f = ffn_out->forward(ffn_in->forward(ffn_norm->forward(as_float(y))).relu_());  // (N, out)
+  return y + f;                                                                        // (N, out)
 }
 
 UseLiteImpl::UseLiteImpl(const UseLiteOptions& options) : options_(options) {
@@ -111,11 +110,11 @@ UseLiteOutput UseLiteImpl::forward(const torch::Tensor& ids, const torch::Tensor
   // The graph adds the embedding twice: AddTimingSignal returns E + signal and the stack adds E
   // again.
   const TokenRows rows = TokenRows::of(mask, kPaddingBias);
-  auto x = rows.pack(2.0f * embeddings->forward(ids) + signal.unsqueeze(0));            // (N, E)
+  auto x = rows.pack(2.0f * embeddings->forward(ids) + signal.unsqueeze(0));          // (N, E)
   for (const auto& layer : *layers) x = layer->as<UseLiteLayer>()->forward(x, rows);  // (N, H)
-  auto states = rows.pad(x);                                                    // (B, T, H)
-  auto count = mask.sum(1, true).clamp_min(1.0f);                               // (B, 1)
-  auto mean = states.sum(1) / count;                                            // (B, H)
+  auto states = rows.pad(x);                                                          // (B, T, H)
+  auto count = mask.sum(1, true).clamp_min(1.0f);                                     // (B, 1)
+  auto mean = states.sum(1) / count;                                                  // (B, H)
   auto h = torch::tanh(head->forward(mean));                                          // (B, H)
   auto sentence = h * torch::rsqrt(h.square().sum(1, true).clamp_min(kL2Epsilon));    // (B, H)
   return {states, mean, sentence};

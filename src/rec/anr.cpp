@@ -17,8 +17,7 @@ class AspectRepresentationImpl : public torch::nn::Module {
   explicit AspectRepresentationImpl(std::int64_t embedding) {
     projection = register_parameter(
         "projection", torch::randn({kAspects, embedding, kAspectSize}) / std::sqrt(embedding));
-    context = register_parameter("context",
-                                 torch::randn({kAspects, kWindow, kAspectSize}) * 0.1);
+    context = register_parameter("context", torch::randn({kAspects, kWindow, kAspectSize}) * 0.1);
   }
   // e (B, T, E), mask (B, T) -> (B, K, h)
   torch::Tensor forward(const torch::Tensor& e, const torch::Tensor& mask) {
@@ -27,11 +26,11 @@ class AspectRepresentationImpl : public torch::nn::Module {
     // score[t] = sum_o proj[t + o - 1] . context[o]; padding (zero vectors) beyond the ends.
     const torch::Tensor per_offset = torch::einsum("bkth,koh->bkto", {proj, context});  // (B,K,T,3)
     const torch::Tensor padded = torch::constant_pad_nd(per_offset, {0, 0, 1, 1});  // (B,K,T+2,3)
-    torch::Tensor score = torch::zeros_like(per_offset.select(3, 0));            // (B, K, T)
+    torch::Tensor score = torch::zeros_like(per_offset.select(3, 0));               // (B, K, T)
     for (std::int64_t o = 0; o < kWindow; ++o) score = score + padded.narrow(2, o, t).select(3, o);
     score = score.masked_fill(mask.unsqueeze(1).eq(0), -1e9);
     const torch::Tensor attention = torch::softmax(score, 2);  // (B, K, T)
-    return torch::einsum("bkt,bkth->bkh", {attention, proj});   // (B, K, h); 0 when no words
+    return torch::einsum("bkt,bkth->bkh", {attention, proj});  // (B, K, h); 0 when no words
   }
   torch::Tensor projection;  // (K, E, h)
   torch::Tensor context;     // (K, window, h)

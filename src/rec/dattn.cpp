@@ -19,7 +19,8 @@ class DAttnTowerImpl : public torch::nn::Module {
     using torch::nn::Conv1d;
     using torch::nn::Conv1dOptions;
     local_score = register_module(
-        "local_score", Conv1d(Conv1dOptions(s.embedding, 1, kLocalWindow).padding(kLocalWindow / 2)));
+        "local_score",
+        Conv1d(Conv1dOptions(s.embedding, 1, kLocalWindow).padding(kLocalWindow / 2)));
     local_conv = register_module("local_conv", Conv1d(Conv1dOptions(s.embedding, s.filters, 1)));
     global_score = register_module("global_score", torch::nn::Linear(s.embedding, 1));
     for (std::int64_t w = 2; w <= 4; ++w)
@@ -32,18 +33,18 @@ class DAttnTowerImpl : public torch::nn::Module {
 
   // e (B, T, E) embedded words, mask (B, T) -> (B, 50)
   torch::Tensor forward(const torch::Tensor& e, const torch::Tensor& mask) {
-    const torch::Tensor et = e.transpose(1, 2);                                     // (B, E, T)
+    const torch::Tensor et = e.transpose(1, 2);                                       // (B, E, T)
     const torch::Tensor s_local = torch::sigmoid(local_score(et)).squeeze(1) * mask;  // (B, T)
     const torch::Tensor local =
-        masked_max(torch::relu(local_conv(et * s_local.unsqueeze(1))), mask);  // (B, F)
+        masked_max(torch::relu(local_conv(et * s_local.unsqueeze(1))), mask);   // (B, F)
     const torch::Tensor s_global = torch::sigmoid(global_score(e)).squeeze(2);  // (B, T)
     // Words scored below the threshold are dropped; the kept ones are weighted by their score.
     const torch::Tensor gate = s_global * s_global.ge(kThreshold).to(torch::kFloat32) * mask;
     const torch::Tensor eg = et * gate.unsqueeze(1);  // (B, E, T)
     std::vector<torch::Tensor> parts = {local};
     for (auto& conv : global_convs) parts.push_back(masked_max(torch::relu(conv(eg)), mask));
-    const torch::Tensor h = torch::cat(parts, 1);           // (B, 4F)
-    return fc2(torch::relu(fc1(dropout(h))));                // (B, 50)
+    const torch::Tensor h = torch::cat(parts, 1);  // (B, 4F)
+    return fc2(torch::relu(fc1(dropout(h))));      // (B, 50)
   }
 
   torch::nn::Conv1d local_score{nullptr}, local_conv{nullptr};

@@ -15,9 +15,11 @@ class DeepConnImpl : public TextRatingModelImpl {
   DeepConnImpl(const TextModelSizes& s, const WordVectors* wv) {
     embedding = register_module("embedding", word_embedding(s, wv));
     user_conv = register_module(
-        "user_conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(s.embedding, s.filters, 3).padding(1)));
+        "user_conv",
+        torch::nn::Conv1d(torch::nn::Conv1dOptions(s.embedding, s.filters, 3).padding(1)));
     item_conv = register_module(
-        "item_conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(s.embedding, s.filters, 3).padding(1)));
+        "item_conv",
+        torch::nn::Conv1d(torch::nn::Conv1dOptions(s.embedding, s.filters, 3).padding(1)));
     user_fc = register_module("user_fc", torch::nn::Linear(s.filters, kOut));
     item_fc = register_module("item_fc", torch::nn::Linear(s.filters, kOut));
     dropout = register_module("dropout", torch::nn::Dropout(0.5));
@@ -39,8 +41,8 @@ class DeepConnImpl : public TextRatingModelImpl {
                                         tower(item_conv, item_fc, b.item_docs, b.item_mask)},
                                        1);  // (B, 100)
     // Factorisation machine: w0 + w.z + sum_{i<j} <v_i, v_j> z_i z_j.
-    const torch::Tensor zv = z.mm(fm_factors);                        // (B, k)
-    const torch::Tensor z2v2 = z.pow(2).mm(fm_factors.pow(2));        // (B, k)
+    const torch::Tensor zv = z.mm(fm_factors);                         // (B, k)
+    const torch::Tensor z2v2 = z.pow(2).mm(fm_factors.pow(2));         // (B, k)
     return fm_linear(z).squeeze(1) + 0.5 * (zv.pow(2) - z2v2).sum(1);  // (B)
   }
 

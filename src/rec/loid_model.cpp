@@ -18,8 +18,7 @@ LoidPredictor parse_loid_predictor(const std::string& name) {
   throw UsageError("unknown LoID predictor '" + name + "' (mlp or mf+text)");
 }
 
-IdTextAttentionImpl::IdTextAttentionImpl(std::int64_t width, std::int64_t h, double p)
-    : heads(h) {
+IdTextAttentionImpl::IdTextAttentionImpl(std::int64_t width, std::int64_t h, double p) : heads(h) {
   if (h <= 0 || width % h != 0)
     throw UsageError("attention heads (" + std::to_string(h) + ") must divide the width (" +
                      std::to_string(width) + ")");
@@ -33,7 +32,7 @@ IdTextAttentionImpl::IdTextAttentionImpl(std::int64_t width, std::int64_t h, dou
 torch::Tensor IdTextAttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& keys,
                                            const torch::Tensor& mask) {
   const std::int64_t b = keys.size(0), n = keys.size(1), e = keys.size(2), d = e / heads;
-  const auto qh = q(query).view({b, heads, 1, d});                        // (B, h, 1, d)
+  const auto qh = q(query).view({b, heads, 1, d});                       // (B, h, 1, d)
   const auto kh = k(keys).view({b, n, heads, d}).permute({0, 2, 3, 1});  // (B, h, d, k)
   const auto vh = v(keys).view({b, n, heads, d}).transpose(1, 2);        // (B, h, k, d)
   const auto m = mask.view({b, 1, 1, n});
@@ -145,11 +144,13 @@ void axpy(float* acc, float a, const float* x, std::int64_t n) {
 
 }  // namespace
 
-LoidPrecomputed::Side LoidPrecomputed::build_side(
-    LoidModelImpl& model, const std::vector<std::int64_t>& contexts, std::size_t k,
-    const torch::Tensor& vectors, const torch::Tensor& id_weight,
-    IdTextAttentionImpl& query_attention, IdTextAttentionImpl& context_attention,
-    const torch::Tensor& first_layer_half) const {
+LoidPrecomputed::Side LoidPrecomputed::build_side(LoidModelImpl& model,
+                                                  const std::vector<std::int64_t>& contexts,
+                                                  std::size_t k, const torch::Tensor& vectors,
+                                                  const torch::Tensor& id_weight,
+                                                  IdTextAttentionImpl& query_attention,
+                                                  IdTextAttentionImpl& context_attention,
+                                                  const torch::Tensor& first_layer_half) const {
   if (k == 0 || contexts.size() % k != 0)
     throw UsageError("precomputed LoID: contexts are not rows of k = " + std::to_string(k));
   const auto rows = static_cast<std::int64_t>(contexts.size() / k);
@@ -171,14 +172,14 @@ LoidPrecomputed::Side LoidPrecomputed::build_side(
   if (ids.empty()) return side;
   const auto s = static_cast<std::int64_t>(ids.size());
   auto x = vectors.index_select(0, torch::tensor(ids, torch::kInt64));  // (S, D)
-  if (model.text_projection) x = model.text_projection(x);               // (S, E)
-  side.keys = to_vector(context_attention.k(x));                         // (S, E)
+  if (model.text_projection) x = model.text_projection(x);              // (S, E)
+  side.keys = to_vector(context_attention.k(x));                        // (S, E)
   // Per review and head: the value's head block through the output projection and this side's
   // half of the MLP's first layer, in double (the folding is the only reordering of sums).
   const auto v = context_attention.v(x).to(torch::kFloat64).view({s, heads_, -1});  // (S, h, d)
   const auto folded = torch::matmul(first_layer_half.to(torch::kFloat64),
                                     context_attention.o->weight.to(torch::kFloat64))
-                          .view({hidden_, heads_, -1});  // (hidden, h, d)
+                          .view({hidden_, heads_, -1});                 // (hidden, h, d)
   side.values = to_vector(torch::einsum("shd,ohd->sho", {v, folded}));  // (S, h, hidden)
   return side;
 }
@@ -210,8 +211,9 @@ LoidPrecomputed::LoidPrecomputed(LoidModelImpl& model,
   // An attention's output bias reaches the first layer whatever it attends to (its weights sum to
   // one, or to zero with the context): fold both into that layer's bias.
   const auto d = [](const torch::Tensor& t) { return t.to(torch::kFloat64); };
-  hidden_bias_ = to_vector(d(first->bias) + torch::matmul(d(w1_u), d(model.user_over_item->o->bias)) +
-                           torch::matmul(d(w1_i), d(model.item_over_user->o->bias)));
+  hidden_bias_ =
+      to_vector(d(first->bias) + torch::matmul(d(w1_u), d(model.user_over_item->o->bias)) +
+                torch::matmul(d(w1_i), d(model.item_over_user->o->bias)));
   out_weight_ = to_vector(last->weight.view({-1}));
   out_bias_ = last->bias.item<float>() + model.mean.item<float>();
   if (o.id_biases) {

@@ -81,7 +81,7 @@ class LoidModelImpl : public torch::nn::Module {
   torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};  // when id_biases or kMfText
   // kMfText: the MF factors f_u, f_i (rows num_users / num_items are the unknown ids, kept zero).
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
-  torch::Tensor mean;                                          // buffer ()
+  torch::Tensor mean;  // buffer ()
 
  private:
   torch::Tensor clamp_ids(const torch::Tensor& ids, std::int64_t known) const;
@@ -94,8 +94,8 @@ TORCH_MODULE(LoidModel);
 // the attention query of its ID embedding, the key projections of its context reviews, and their
 // value projections carried through the attention's output projection and the prediction MLP's
 // first layer (one `hidden`-vector per review and head). A pair then costs two k-length attentions
-// and the MLP's last layer, about (2 k E + 2 k heads hidden + hidden) multiply-adds, in plain loops:
-// no torch call, no allocation beyond one scratch vector, read-only (safe from any thread).
+// and the MLP's last layer, about (2 k E + 2 k heads hidden + hidden) multiply-adds, in plain
+// loops: no torch call, no allocation beyond one scratch vector, read-only (safe from any thread).
 // Equal to LoidModelImpl::forward in eval mode up to float rounding (folding the projections
 // reorders sums; about 1e-6 on a rating).
 class LoidPrecomputed {
@@ -121,10 +121,10 @@ class LoidPrecomputed {
  private:
   // One side's tables: its rows' queries into the other side's contexts, and its own contexts.
   struct Side {
-    std::vector<float> query;          // (rows, E) q(ID embedding) of the other side's attention
-    std::vector<std::int64_t> start;   // (rows + 1) first slot of each row's context
-    std::vector<float> keys;           // (slots, E) k(review vector), this side's attention
-    std::vector<float> values;         // (slots, heads, hidden) W1 half . o . v(review), per head
+    std::vector<float> query;         // (rows, E) q(ID embedding) of the other side's attention
+    std::vector<std::int64_t> start;  // (rows + 1) first slot of each row's context
+    std::vector<float> keys;          // (slots, E) k(review vector), this side's attention
+    std::vector<float> values;        // (slots, heads, hidden) W1 half . o . v(review), per head
     std::int64_t rows() const { return static_cast<std::int64_t>(start.size()) - 1; }
   };
   Side build_side(LoidModelImpl& model, const std::vector<std::int64_t>& contexts, std::size_t k,
@@ -137,19 +137,19 @@ class LoidPrecomputed {
 
   std::int64_t width_ = 0, heads_ = 0, hidden_ = 0;
   std::size_t k_ = 0;
-  float scale_ = 1;                  // 1 / sqrt(head width)
-  Side users_, items_;               // users_ queries attend over items_ contexts and back
-  std::vector<float> hidden_bias_;   // (hidden) b1 + W1 [o_u.bias; o_i.bias]
-  std::vector<float> out_weight_;    // (hidden) the MLP's last layer
-  float out_bias_ = 0;               // its bias + the mean rating
+  float scale_ = 1;                           // 1 / sqrt(head width)
+  Side users_, items_;                        // users_ queries attend over items_ contexts and back
+  std::vector<float> hidden_bias_;            // (hidden) b1 + W1 [o_u.bias; o_i.bias]
+  std::vector<float> out_weight_;             // (hidden) the MLP's last layer
+  float out_bias_ = 0;                        // its bias + the mean rating
   std::vector<float> user_bias_, item_bias_;  // (rows) when id_biases, else empty
-  std::int64_t factors_ = 0;                   // kMfText: factor size, else 0
+  std::int64_t factors_ = 0;                  // kMfText: factor size, else 0
   std::vector<float> user_factors_, item_factors_;  // (rows, factors_)
 };
 
 // Triplet loss with squared L2 distance and margin: anchor v_i, positive p_u of the same row,
-// negative p_u of another row (the row `shift` places later, cyclically); plus the same for v_u with
-// p_i. Mean over rows of both terms' sum. Batches of one row give zero.
+// negative p_u of another row (the row `shift` places later, cyclically); plus the same for v_u
+// with p_i. Mean over rows of both terms' sum. Batches of one row give zero.
 torch::Tensor triplet_loss(const LoidOutput& out, double margin, std::int64_t shift = 1);
 
 }  // namespace loid

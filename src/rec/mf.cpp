@@ -24,7 +24,9 @@ RatingRows rating_rows(const Dataset& dataset, const std::vector<std::int64_t>& 
   return rows;
 }
 
-float global_mean(const RatingRows& train) { return global_mean(train.rating); }
+float global_mean(const RatingRows& train) {
+  return global_mean(train.rating);
+}
 
 float global_mean(const std::vector<float>& ratings) {
   if (ratings.empty()) throw UsageError("global mean of an empty training set");
@@ -90,9 +92,8 @@ void BiasedMf::fit(const RatingRows& train, const RatingRows& validation, std::i
         qi[f] += lr * (err * pf - reg * qi[f]);
       }
     }
-    const double val_mse = validation.size() > 0
-                               ? rating_metrics(predict(validation), validation.rating).mse
-                               : 0.0;
+    const double val_mse =
+        validation.size() > 0 ? rating_metrics(predict(validation), validation.rating).mse : 0.0;
     if (val_mse < best_validation_mse_ - 1e-7) {
       best_validation_mse_ = val_mse;
       best_epoch_ = epoch;
@@ -132,8 +133,12 @@ std::vector<float> seen_rows(const std::vector<float>& factors,
 }
 }  // namespace
 
-std::vector<float> BiasedMf::user_factors() const { return seen_rows(p_, user_seen_, k_); }
-std::vector<float> BiasedMf::item_factors() const { return seen_rows(q_, item_seen_, k_); }
+std::vector<float> BiasedMf::user_factors() const {
+  return seen_rows(p_, user_seen_, k_);
+}
+std::vector<float> BiasedMf::item_factors() const {
+  return seen_rows(q_, item_seen_, k_);
+}
 
 std::vector<float> BiasedMf::predict(const RatingRows& rows) const {
   std::vector<float> out(rows.size());

@@ -136,11 +136,12 @@ std::vector<float> predict(TextRatingModelImpl& model, const DocRows& rows) {
   std::vector<float> out(rows.size());
   constexpr std::size_t kBatch = 256;
   for (std::size_t s = 0; s < order.size(); s += kBatch) {
-    const std::vector<std::size_t> pick(order.begin() + static_cast<std::ptrdiff_t>(s),
-                                        order.begin() + static_cast<std::ptrdiff_t>(
-                                                            std::min(order.size(), s + kBatch)));
+    const std::vector<std::size_t> pick(
+        order.begin() + static_cast<std::ptrdiff_t>(s),
+        order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), s + kBatch)));
     const torch::Tensor p = model.forward(make_batch(rows, pick)).clamp(1.0, 5.0).contiguous();
-    for (std::size_t k = 0; k < pick.size(); ++k) out[pick[k]] = p[static_cast<std::int64_t>(k)].item<float>();
+    for (std::size_t k = 0; k < pick.size(); ++k)
+      out[pick[k]] = p[static_cast<std::int64_t>(k)].item<float>();
   }
   model.train(was_training);
   return out;
@@ -172,7 +173,8 @@ TextBaselineResult train_text_baseline(const Dataset& dataset, const Split& spli
     throw UsageError("unknown text baseline '" + o.model + "' (valid: " + valid_names() + ")");
   if (o.max_epochs < 0 || o.patience < 1 || o.batch_size < 1 || o.learning_rate < 0 ||
       o.doc_length < 0 || o.embedding_size < 0 || o.filters < 0 || o.threads < 0)
-    throw UsageError(o.model + ": invalid options (epochs, patience, batch size, learning rate, "
+    throw UsageError(o.model +
+                     ": invalid options (epochs, patience, batch size, learning rate, "
                      "sizes and threads must be positive, or 0 for the default)");
   if (split.train.empty()) throw UsageError(o.model + ": no training reviews");
   if (split.validation.empty()) throw UsageError(o.model + ": no validation reviews");

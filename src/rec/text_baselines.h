@@ -46,20 +46,20 @@
 namespace loid {
 
 struct TextBaselineOptions {
-  std::string model;          // "deepconn" | "dattn" | "anr"
-  std::uint64_t seed = 1;     // initialisation, batch order, dropout
-  int threads = 0;            // torch intra-op threads (0 = leave torch's setting)
-  bool progress = true;       // progress bars per epoch
-  int max_epochs = 0;         // upper bound on epochs (0 = the model's default, 20)
-  std::string word_vectors;   // optional JSON {"word": [floats...]} ("" = trained from scratch)
-  std::int64_t doc_length = 0;       // tokens per user/item document (0 = default 400)
-  std::int64_t embedding_size = 0;   // word embedding size (0 = default 100, or the vectors' size)
-  std::int64_t filters = 0;          // convolution filters per window size (0 = default 100)
-  int patience = 3;                  // epochs without a validation improvement before stopping
-  std::int64_t batch_size = 64;      // rows per step
-  double learning_rate = 0.0;        // Adam (0 = the model's default)
-  std::int64_t min_count = 2;        // a training word enters the vocabulary at this frequency
-  std::int64_t max_vocab = 50000;    // most frequent words kept
+  std::string model;            // "deepconn" | "dattn" | "anr"
+  std::uint64_t seed = 1;       // initialisation, batch order, dropout
+  int threads = 0;              // torch intra-op threads (0 = leave torch's setting)
+  bool progress = true;         // progress bars per epoch
+  int max_epochs = 0;           // upper bound on epochs (0 = the model's default, 20)
+  std::string word_vectors;     // optional JSON {"word": [floats...]} ("" = trained from scratch)
+  std::int64_t doc_length = 0;  // tokens per user/item document (0 = default 400)
+  std::int64_t embedding_size = 0;  // word embedding size (0 = default 100, or the vectors' size)
+  std::int64_t filters = 0;         // convolution filters per window size (0 = default 100)
+  int patience = 3;                 // epochs without a validation improvement before stopping
+  std::int64_t batch_size = 64;     // rows per step
+  double learning_rate = 0.0;       // Adam (0 = the model's default)
+  std::int64_t min_count = 2;       // a training word enters the vocabulary at this frequency
+  std::int64_t max_vocab = 50000;   // most frequent words kept
 };
 
 struct TextBaselineResult {

@@ -26,7 +26,8 @@ std::vector<std::string> word_tokens(const std::string& text) {
   for (std::size_t i = 0; i < n; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (is_word_byte(c)) {
-      word.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : static_cast<char>(c));
+      word.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a')
+                                          : static_cast<char>(c));
     } else if (c == '\'' && !word.empty() && i + 1 < n &&
                is_word_byte(static_cast<unsigned char>(text[i + 1]))) {
       word.push_back('\'');
@@ -65,7 +66,8 @@ WordDocuments::WordDocuments(const Dataset& dataset, const Split& split,
     ranked.resize(static_cast<std::size_t>(options.max_vocab));
   words_ = {"<pad>", "<unk>"};
   for (auto& [w, c] : ranked) words_.push_back(w);
-  for (std::size_t i = 0; i < words_.size(); ++i) ids_.emplace(words_[i], static_cast<std::int64_t>(i));
+  for (std::size_t i = 0; i < words_.size(); ++i)
+    ids_.emplace(words_[i], static_cast<std::int64_t>(i));
 
   tokens_.assign(static_cast<std::size_t>(dataset.num_reviews()), {});
   for (std::size_t k = 0; k < split.train.size(); ++k) {
@@ -135,8 +137,10 @@ class JsonScanner {
   void skip_ws() {
     while (pos_ < s_.size()) {
       const char c = s_[pos_];
-      if (c == '\n') ++line_;
-      else if (c != ' ' && c != '\t' && c != '\r') break;
+      if (c == '\n')
+        ++line_;
+      else if (c != ' ' && c != '\t' && c != '\r')
+        break;
       ++pos_;
     }
   }
@@ -178,14 +182,31 @@ class JsonScanner {
       if (pos_ >= s_.size()) fail("unterminated string");
       const char e = s_[pos_++];
       switch (e) {
-        case '"': case '\\': case '/': out.push_back(e); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'u': append_utf8(out, code_point()); break;
-        default: fail(std::string("invalid escape '\\") + e + "'");
+        case '"':
+        case '\\':
+        case '/':
+          out.push_back(e);
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'u':
+          append_utf8(out, code_point());
+          break;
+        default:
+          fail(std::string("invalid escape '\\") + e + "'");
       }
     }
   }
@@ -219,7 +240,10 @@ class JsonScanner {
       string();
     } else if (c == '{') {
       ++pos_;
-      if (peek() == '}') { ++pos_; return; }
+      if (peek() == '}') {
+        ++pos_;
+        return;
+      }
       do {
         string();
         expect(':');
@@ -227,14 +251,21 @@ class JsonScanner {
       } while (next_or_close('}'));
     } else if (c == '[') {
       ++pos_;
-      if (peek() == ']') { ++pos_; return; }
-      do skip_value(); while (next_or_close(']'));
+      if (peek() == ']') {
+        ++pos_;
+        return;
+      }
+      do skip_value();
+      while (next_or_close(']'));
     } else if (number_next()) {
       number_text();
     } else {
       for (const char* lit : {"true", "false", "null"}) {
         const std::size_t n = std::strlen(lit);
-        if (s_.compare(pos_, n, lit) == 0) { pos_ += n; return; }
+        if (s_.compare(pos_, n, lit) == 0) {
+          pos_ += n;
+          return;
+        }
       }
       fail("unexpected character '" + std::string(1, c) + "'");
     }
@@ -247,10 +278,14 @@ class JsonScanner {
     for (int k = 0; k < 4; ++k) {
       const char h = s_[pos_++];
       v <<= 4;
-      if (h >= '0' && h <= '9') v |= static_cast<unsigned>(h - '0');
-      else if (h >= 'a' && h <= 'f') v |= static_cast<unsigned>(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') v |= static_cast<unsigned>(h - 'A' + 10);
-      else fail("invalid \\u escape");
+      if (h >= '0' && h <= '9')
+        v |= static_cast<unsigned>(h - '0');
+      else if (h >= 'a' && h <= 'f')
+        v |= static_cast<unsigned>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F')
+        v |= static_cast<unsigned>(h - 'A' + 10);
+      else
+        fail("invalid \\u escape");
     }
     return v;
   }
@@ -341,8 +376,10 @@ class VectorSink {
       do {
         if (!in.number_next())
           in.fail("the vector of \"" + word + "\" holds something other than a number");
-        if (keep) v.push_back(in.number());
-        else in.number_text();
+        if (keep)
+          v.push_back(in.number());
+        else
+          in.number_text();
         ++n;
       } while (in.next_or_close(']'));
     } else {
@@ -370,8 +407,7 @@ class VectorSink {
 
 }  // namespace
 
-WordVectors load_word_vectors(const std::string& path,
-                              const std::vector<std::string>& vocabulary) {
+WordVectors load_word_vectors(const std::string& path, const std::vector<std::string>& vocabulary) {
   const std::string text = read_file(path);
   JsonScanner in(path, text);
   if (in.at_end()) throw InputError(path, 0, "empty word-vector file");

@@ -68,9 +68,9 @@ class WordDocuments {
 
 // Pretrained vectors for the rows of a vocabulary.
 struct WordVectors {
-  std::int64_t dimensions = 0;      // vector size
-  std::int64_t found = 0;           // vocabulary words that had a vector
-  std::vector<float> rows;          // vocabulary_size x dimensions, zero where absent
+  std::int64_t dimensions = 0;        // vector size
+  std::int64_t found = 0;             // vocabulary words that had a vector
+  std::vector<float> rows;            // vocabulary_size x dimensions, zero where absent
   std::vector<std::uint8_t> present;  // vocabulary id -> 1 when a vector was found
 };
 

@@ -51,7 +51,9 @@ std::string base_model(const std::string& m) {
   return m;
 }
 
-bool is_leaky_model(const std::string& m) { return base_model(m) != m; }
+bool is_leaky_model(const std::string& m) {
+  return base_model(m) != m;
+}
 
 bool is_loid_model(const std::string& m) {
   const std::string b = base_model(m);
@@ -250,12 +252,13 @@ void validate_bench_models(const std::vector<std::string>& models) {
   std::set<std::string> seen;
   for (const auto& m : models) {
     if (is_leaky_model(m) && !is_loid_model(m))
-      throw UsageError("bench: '" + m + "': only the LoID models (" +
-                       std::string(kLoidModels[0]) + ", ...) have a paper-leaky protocol");
-    const bool ok = std::find(known.begin(), known.end(), m) != known.end() ||
-                    is_text_model(m) || is_loid_model(m);
-    if (!ok) throw UsageError("bench: unknown model '" + m + "'; valid models: " + list +
-                              " (LoID models also as NAME" + kLeakySuffix + ")");
+      throw UsageError("bench: '" + m + "': only the LoID models (" + std::string(kLoidModels[0]) +
+                       ", ...) have a paper-leaky protocol");
+    const bool ok = std::find(known.begin(), known.end(), m) != known.end() || is_text_model(m) ||
+                    is_loid_model(m);
+    if (!ok)
+      throw UsageError("bench: unknown model '" + m + "'; valid models: " + list +
+                       " (LoID models also as NAME" + kLeakySuffix + ")");
     if (!seen.insert(m).second) throw UsageError("bench: model '" + m + "' is listed twice");
   }
 }
@@ -264,9 +267,12 @@ std::vector<std::string> bench_models_for_protocols(const std::vector<std::strin
                                                     const std::vector<std::string>& protocols) {
   bool leak_free = false, leaky = false;
   for (const auto& p : protocols) {
-    if (p == "leak-free") leak_free = true;
-    else if (p == "paper-leaky") leaky = true;
-    else throw UsageError("bench: unknown protocol '" + p + "' (leak-free, paper-leaky)");
+    if (p == "leak-free")
+      leak_free = true;
+    else if (p == "paper-leaky")
+      leaky = true;
+    else
+      throw UsageError("bench: unknown protocol '" + p + "' (leak-free, paper-leaky)");
   }
   if (!leak_free && !leaky) throw UsageError("bench: --protocols is empty");
   std::vector<std::string> out;
@@ -490,8 +496,8 @@ std::string bench_results_markdown(const json& r) {
     const double per_cell = number_of(row.at("seconds").at("per_cell").at("mean"));
     const std::string name = row.at("model").get<std::string>();
     rows.push_back({is_leaky_model(name) ? name + " **LEAKY**" : name,
-                    std::to_string(row.at("seeds").size()),
-                    pm(row.at("test_mse")), pm(row.at("test_rmse")), pm(row.at("test_mae")), delta,
+                    std::to_string(row.at("seeds").size()), pm(row.at("test_mse")),
+                    pm(row.at("test_rmse")), pm(row.at("test_mae")), delta,
                     pm(row.at("validation_mse")), seconds_text(per_cell)});
   }
   md << markdown_table({"model", "seeds", "test MSE", "test RMSE", "test MAE",
@@ -662,10 +668,11 @@ json run_loid_cell(const std::string& model, const SeedData& s, const BenchOptio
   if (is_mf_text_model(model) && !t.resume && t.encoder_mode == EncoderMode::kFrozen) {
     // The same text stage as the mlp cell of this seed (same plugins, adapter and vectors): take
     // it from that cell when it has finished (the reuse check compares every setting it needs).
-    const std::string partner = o.out + "/runs/" +
-                                bench_cell_name(std::string(uses_plugin(model) ? "loid+plugin" : "loid") +
-                                                    (is_leaky_model(model) ? kLeakySuffix : ""),
-                                                s.seed);
+    const std::string partner =
+        o.out + "/runs/" +
+        bench_cell_name(std::string(uses_plugin(model) ? "loid+plugin" : "loid") +
+                            (is_leaky_model(model) ? kLeakySuffix : ""),
+                        s.seed);
     if (file_exists(partner + "/" + kRunMetrics) && file_exists(partner + "/" + kRunVectors))
       t.reuse_text_stage = partner;
   }
@@ -723,8 +730,10 @@ json run_text_cell(const std::string& model, const SeedData& s, const Dataset& d
 
 }  // namespace
 
-BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
-  const auto start = std::chrono::steady_clock::now();
+namespace {
+
+// Throws UsageError on settings no bench can run with.
+void validate_bench_options(const BenchOptions& o) {
   if (o.data.empty()) throw UsageError("bench: --data is required");
   if (o.out.empty()) throw UsageError("bench: --out is required");
   if (o.seeds.empty()) throw UsageError("bench: --seeds is empty");
@@ -737,11 +746,56 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
   }
   if (o.mf_factors.empty() || o.mf_regularization.empty())
     throw UsageError("bench: the MF grid (--mf-factors, --mf-reg) must not be empty");
-  const bool want_plugin = std::any_of(o.models.begin(), o.models.end(), uses_plugin);
-  if (want_plugin && o.plugins.empty() && o.sources.empty())
-    throw UsageError("bench: loid+plugin and loid-mf+plugin need --source FILE(s) to pretrain a "
-                     "plugin, or --plugin DIR");
+  if (std::any_of(o.models.begin(), o.models.end(), uses_plugin) && o.plugins.empty() &&
+      o.sources.empty())
+    throw UsageError(
+        "bench: loid+plugin and loid-mf+plugin need --source FILE(s) to pretrain a "
+        "plugin, or --plugin DIR");
   validate_split_options(o.split);
+}
+
+// A finished cell read back from `path`, checked to hold `model` and `seed`.
+json read_cell(const std::string& path, const std::string& model, std::uint64_t seed) {
+  json cell;
+  try {
+    cell = json::parse(read_file(path));
+    cell.at("test").at("mse").get<double>();
+  } catch (const json::exception& e) {
+    throw InputError(path, 0,
+                     std::string("unreadable bench cell (delete it to recompute): ") + e.what());
+  }
+  if (cell.value("model", "") != model || cell.value("seed", std::uint64_t{0}) != seed)
+    throw InputError(path, 0, "cell file holds another model or seed; delete it to recompute");
+  return cell;
+}
+
+// results.json, results.md and results.svg from the results.
+void write_bench_results(const BenchOptions& o, const json& r) {
+  std::vector<Bar> bars;
+  bool any_missing = false;
+  for (const auto& row : r.at("rows")) {
+    any_missing = any_missing || !row.at("missing_seeds").empty();
+    bars.push_back({row.at("model").get<std::string>(), number_of(row.at("test_mse").at("mean")),
+                    std::isfinite(number_of(row.at("test_mse").at("std")))
+                        ? number_of(row.at("test_mse").at("std"))
+                        : 0.0});
+  }
+  write_json_atomic(o.out + "/" + kBenchResultsJson, r);
+  write_file_atomic(o.out + "/" + kBenchResultsMd, bench_results_markdown(r));
+  write_file_atomic(
+      o.out + "/" + kBenchResultsSvg,
+      bar_chart_svg(bars,
+                    "Test MSE on " + fs::path(o.data).filename().string() + " (mean ± std over " +
+                        (any_missing ? "up to " : "") + std::to_string(o.seeds.size()) + " seeds)",
+                    "test MSE"));
+}
+
+}  // namespace
+
+BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
+  const auto start = std::chrono::steady_clock::now();
+  validate_bench_options(o);
+  const bool want_plugin = std::any_of(o.models.begin(), o.models.end(), uses_plugin);
 
   if (o.table_only) {
     if (!file_exists(o.out + "/" + kBenchConfig))
@@ -780,17 +834,7 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
       const std::string tag = "[" + std::to_string(index) + "/" + std::to_string(total) + "] " +
                               model + ", seed " + std::to_string(seed) + ": ";
       if (file_exists(path)) {
-        json cell;
-        try {
-          cell = json::parse(read_file(path));
-          cell.at("test").at("mse").get<double>();
-        } catch (const json::exception& e) {
-          throw InputError(
-              path, 0, std::string("unreadable bench cell (delete it to recompute): ") + e.what());
-        }
-        if (cell.value("model", "") != model || cell.value("seed", std::uint64_t{0}) != seed)
-          throw InputError(path, 0,
-                           "cell file holds another model or seed; delete it to recompute");
+        json cell = read_cell(path, model, seed);
         log << tag << "finished earlier, test MSE " << fixed(cell["test"]["mse"].get<double>())
             << std::endl;
         result.reused.push_back(name);
@@ -839,24 +883,7 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
   r["finished"] = utc_now();
   result.results = r;
 
-  std::vector<Bar> bars;
-  bool any_missing = false;
-  for (const auto& row : r["rows"]) {
-    any_missing = any_missing || !row["missing_seeds"].empty();
-    bars.push_back({row["model"].get<std::string>(), number_of(row["test_mse"]["mean"]),
-                    std::isfinite(number_of(row["test_mse"]["std"]))
-                        ? number_of(row["test_mse"]["std"])
-                        : 0.0});
-  }
-  write_json_atomic(o.out + "/" + kBenchResultsJson, r);
-  write_file_atomic(o.out + "/" + kBenchResultsMd, bench_results_markdown(r));
-  write_file_atomic(
-      o.out + "/" + kBenchResultsSvg,
-      bar_chart_svg(bars,
-                    "Test MSE on " + fs::path(o.data).filename().string() + " (mean ± std over " +
-                        (any_missing ? "up to " : "") + std::to_string(o.seeds.size()) +
-                        " seeds)",
-                    "test MSE"));
+  write_bench_results(o, r);
   log << "bench: wrote " << o.out << "/" << kBenchResultsMd << ", " << kBenchResultsJson << ", "
       << kBenchResultsSvg << " (" << result.computed.size() << " cell(s) computed, "
       << result.reused.size() << " reused, " << format_duration(result.seconds) << ")" << std::endl;

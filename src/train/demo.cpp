@@ -62,56 +62,32 @@ void describe_file(const ReviewFile& f, std::ostream& out) {
 
 }  // namespace
 
-DemoResult run_demo(const DemoOptions& o, std::ostream& out) {
-  DemoResult result;
-  make_dirs(o.out);
-  std::string target = o.data;
-  std::vector<std::string> sources = o.sources;
+namespace {
 
-  if (target.empty()) {
-    SynthOptions so;
-    so.domains = 2;
-    so.users = o.synth_users;
-    so.items = o.synth_items;
-    so.seed = o.seed;
-    so.out = o.out + "/synth.json";
-    out << "1. Synthesising a two-domain review corpus (seed " << o.seed << ", " << so.users
-        << " users and " << so.items << " items per domain)\n";
-    std::vector<std::string> paths = write_synth_corpus(so);
-    target = paths.back();
-    sources.assign(paths.begin(), paths.end() - 1);
-    for (const auto& p : paths) out << "   wrote " << p << "\n";
-  } else {
+// Step 1: the target and source files, synthesised when none were given.
+std::string demo_files(const DemoOptions& o, std::vector<std::string>& sources, std::ostream& out) {
+  sources = o.sources;
+  if (!o.data.empty()) {
     out << "1. Using the given review files\n";
+    return o.data;
   }
+  SynthOptions so;
+  so.domains = 2;
+  so.users = o.synth_users;
+  so.items = o.synth_items;
+  so.seed = o.seed;
+  so.out = o.out + "/synth.json";
+  out << "1. Synthesising a two-domain review corpus (seed " << o.seed << ", " << so.users
+      << " users and " << so.items << " items per domain)\n";
+  std::vector<std::string> paths = write_synth_corpus(so);
+  sources.assign(paths.begin(), paths.end() - 1);
+  for (const auto& p : paths) out << "   wrote " << p << "\n";
+  return paths.back();
+}
 
-  if (o.loid && sources.empty())
-    throw UsageError("demo: give --source file(s) for the plugin, or run with --baselines-only");
-  out << "2. Reading reviews\n";
-  for (const auto& s : sources) describe_file(read_reviews(s, o.read), out);
-  ReviewFile target_file = read_reviews(target, o.read);
-  describe_file(target_file, out);
-
-  Dataset dataset(std::move(target_file.reviews));
-  result.target_reviews = dataset.num_reviews();
-  SplitOptions split_options;
-  split_options.seed = o.seed;
-  Split split = make_split(dataset, split_options);
-  const SplitCounts& c = split.counts;
-  out << "3. Target domain " << target << ": " << dataset.num_users() << " users, "
-      << dataset.num_items() << " items; split seed " << o.seed << " -> train " << c.train
-      << ", validation " << c.validation << ", test " << c.test << " (cold-start held-out reviews: "
-      << c.cold_user_reviews << " by cold users, " << c.cold_item_reviews << " of cold items)\n";
-  const std::string split_path = o.out + "/split.tsv";
-  write_split_tsv(dataset, split, split_path);
-  out << "   wrote " << split_path << "\n";
-
-  HistoryIndex history(dataset, split);
-  result.leaks_found = count_leaks(dataset, split, history);
-  out << "4. Train-only histories built; held-out reviews reachable through any history: "
-      << result.leaks_found << "\n";
-  if (result.leaks_found != 0) throw Error("history index leaks held-out reviews");
-
+// Step 5: the classical baselines on the split, into `result`.
+void demo_baselines(const DemoOptions& o, const Dataset& dataset, const Split& split,
+                    DemoResult& result, std::ostream& out) {
   out << "5. Baselines (test split read once, models chosen on validation)\n";
   const RatingRows train = rating_rows(dataset, split.train);
   const RatingRows validation = rating_rows(dataset, split.validation);
@@ -127,21 +103,19 @@ DemoResult run_demo(const DemoOptions& o, std::ostream& out) {
                           {0.01, 0.05, 0.2}, base, &chosen_mf);
   result.bias_test_mse = rating_metrics(bias.predict(test), test.rating).mse;
   result.mf_test_mse = rating_metrics(mf.predict(test), test.rating).mse;
+  if (o.loid) return;
+  out << "\n   | model | test MSE | chosen on validation |\n";
+  out << "   |---|---|---|\n";
+  out << "   | global mean | " << fmt(result.mean_test_mse) << " | - |\n";
+  out << "   | user + item biases | " << fmt(result.bias_test_mse) << " | reg "
+      << chosen_bias.regularization << " |\n";
+  out << "   | biased MF (k = 8) | " << fmt(result.mf_test_mse) << " | reg "
+      << chosen_mf.regularization << " |\n";
+}
 
-  if (!o.loid) {
-    out << "\n   | model | test MSE | chosen on validation |\n";
-    out << "   |---|---|---|\n";
-    out << "   | global mean | " << fmt(result.mean_test_mse) << " | - |\n";
-    out << "   | user + item biases | " << fmt(result.bias_test_mse) << " | reg "
-        << chosen_bias.regularization << " |\n";
-    out << "   | biased MF (k = 8) | " << fmt(result.mf_test_mse) << " | reg "
-        << chosen_mf.regularization << " |\n";
-    result.loid_test_mse = result.loid_plugin_test_mse = std::nan("");
-    return result;
-  }
-
-  // LoID: a plugin from the source domain(s), then the target with and without it.
-  const auto t0 = std::chrono::steady_clock::now();
+// Step 6: the source plugin; returns its directory.
+std::string demo_plugin(const DemoOptions& o, const std::vector<std::string>& sources,
+                        DemoResult& result, std::ostream& out) {
   PretrainOptions po;
   po.data = sources;
   po.read = o.read;
@@ -166,40 +140,39 @@ DemoResult run_demo(const DemoOptions& o, std::ostream& out) {
   out << "   plugin's own task (a review's rating from its text), source test MSE "
       << fmt(pr.test.mse) << ", weighted F1 of the rounded rating " << fmt(pr.test_classes.f1, 3)
       << std::endl;
+  return po.out;
+}
 
-  auto train_options = [&](const std::string& dir, bool with_plugin) {
-    LoidTrainOptions t;
-    t.data = target;
-    t.read = o.read;
-    t.encoder_dir = o.encoder_dir;
-    t.out = dir;
-    t.split = split_options;
-    if (with_plugin) t.plugins.dirs = {po.out};
-    t.relora.epochs = o.relora_epochs;
-    t.relora.max_steps = o.relora_steps;
-    t.relora.seed = o.seed;
-    t.epochs = o.loid_epochs;
-    t.threads = o.threads;
-    t.progress = o.progress;
-    t.force = true;
-    if (o.lora_rank > 0) {
-      t.lora.r = o.lora_rank;
-      t.lora.alpha = o.lora_rank;
-    }
-    if (o.heads > 0) t.heads = o.heads;
-    if (o.hidden > 0) t.hidden = t.head_hidden = o.hidden;
-    return t;
-  };
-  out << "7. LoID on the target without a plugin -> " << o.out << "/run_no_plugin" << std::endl;
-  const auto plain = run_loid_train(train_options(o.out + "/run_no_plugin", false));
-  result.loid_test_mse = plain.metrics["test"]["mse"].get<double>();
-  out << "8. LoID on the target with the plugin -> " << o.out << "/run_plugin" << std::endl;
-  const auto plugged = run_loid_train(train_options(o.out + "/run_plugin", true));
-  result.loid_plugin_test_mse = plugged.metrics["test"]["mse"].get<double>();
-  result.run_dir = o.out + "/run_plugin";
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+// Steps 7 and 8: `loid train`'s options for the demo's runs.
+LoidTrainOptions demo_train_options(const DemoOptions& o, const std::string& target,
+                                    const SplitOptions& split, const std::string& dir,
+                                    const std::string& plugin) {
+  LoidTrainOptions t;
+  t.data = target;
+  t.read = o.read;
+  t.encoder_dir = o.encoder_dir;
+  t.out = dir;
+  t.split = split;
+  if (!plugin.empty()) t.plugins.dirs = {plugin};
+  t.relora.epochs = o.relora_epochs;
+  t.relora.max_steps = o.relora_steps;
+  t.relora.seed = o.seed;
+  t.epochs = o.loid_epochs;
+  t.threads = o.threads;
+  t.progress = o.progress;
+  t.force = true;
+  if (o.lora_rank > 0) {
+    t.lora.r = o.lora_rank;
+    t.lora.alpha = o.lora_rank;
+  }
+  if (o.heads > 0) t.heads = o.heads;
+  if (o.hidden > 0) t.hidden = t.head_hidden = o.hidden;
+  return t;
+}
 
+// The final table.
+void demo_table(const DemoOptions& o, const Split& split, const DemoResult& result,
+                double plain_rmse, double plugged_rmse, double seconds, std::ostream& out) {
   out << "\n   Target test split (" << split.counts.test << " reviews, split seed " << o.seed
       << "), leak-free; every model chosen on validation:\n\n";
   out << "   | model | test MSE | test RMSE |\n";
@@ -210,16 +183,74 @@ DemoResult run_demo(const DemoOptions& o, std::ostream& out) {
       << fmt(std::sqrt(result.bias_test_mse)) << " |\n";
   out << "   | biased MF (k = 8) | " << fmt(result.mf_test_mse) << " | "
       << fmt(std::sqrt(result.mf_test_mse)) << " |\n";
-  out << "   | LoID, no plugin | " << fmt(result.loid_test_mse) << " | "
-      << fmt(plain.metrics["test"]["rmse"].get<double>()) << " |\n";
+  out << "   | LoID, no plugin | " << fmt(result.loid_test_mse) << " | " << fmt(plain_rmse)
+      << " |\n";
   out << "   | LoID + source plugin | " << fmt(result.loid_plugin_test_mse) << " | "
-      << fmt(plugged.metrics["test"]["rmse"].get<double>()) << " |\n\n";
+      << fmt(plugged_rmse) << " |\n\n";
   out << "   LoID stages took " << format_duration(seconds)
       << ". One split seed: differences this small need several seeds (loid bench) before "
          "they mean anything.\n";
   out << "   Try: loid predict --run " << result.run_dir << " --user <id> --item <id>; "
       << "loid recommend --run " << result.run_dir << " --user <id>; report: " << result.run_dir
       << "/report.md\n";
+}
+
+}  // namespace
+
+DemoResult run_demo(const DemoOptions& o, std::ostream& out) {
+  DemoResult result;
+  make_dirs(o.out);
+  std::vector<std::string> sources;
+  const std::string target = demo_files(o, sources, out);
+  if (o.loid && sources.empty())
+    throw UsageError("demo: give --source file(s) for the plugin, or run with --baselines-only");
+  out << "2. Reading reviews\n";
+  for (const auto& s : sources) describe_file(read_reviews(s, o.read), out);
+  ReviewFile target_file = read_reviews(target, o.read);
+  describe_file(target_file, out);
+
+  Dataset dataset(std::move(target_file.reviews));
+  result.target_reviews = dataset.num_reviews();
+  SplitOptions split_options;
+  split_options.seed = o.seed;
+  Split split = make_split(dataset, split_options);
+  const SplitCounts& c = split.counts;
+  out << "3. Target domain " << target << ": " << dataset.num_users() << " users, "
+      << dataset.num_items() << " items; split seed " << o.seed << " -> train " << c.train
+      << ", validation " << c.validation << ", test " << c.test
+      << " (cold-start held-out reviews: " << c.cold_user_reviews << " by cold users, "
+      << c.cold_item_reviews << " of cold items)\n";
+  const std::string split_path = o.out + "/split.tsv";
+  write_split_tsv(dataset, split, split_path);
+  out << "   wrote " << split_path << "\n";
+
+  HistoryIndex history(dataset, split);
+  result.leaks_found = count_leaks(dataset, split, history);
+  out << "4. Train-only histories built; held-out reviews reachable through any history: "
+      << result.leaks_found << "\n";
+  if (result.leaks_found != 0) throw Error("history index leaks held-out reviews");
+  demo_baselines(o, dataset, split, result, out);
+  if (!o.loid) {
+    result.loid_test_mse = result.loid_plugin_test_mse = std::nan("");
+    return result;
+  }
+
+  // LoID: a plugin from the source domain(s), then the target with and without it.
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string plugin = demo_plugin(o, sources, result, out);
+  out << "7. LoID on the target without a plugin -> " << o.out << "/run_no_plugin" << std::endl;
+  const auto plain =
+      run_loid_train(demo_train_options(o, target, split_options, o.out + "/run_no_plugin", ""));
+  result.loid_test_mse = plain.metrics["test"]["mse"].get<double>();
+  out << "8. LoID on the target with the plugin -> " << o.out << "/run_plugin" << std::endl;
+  const auto plugged =
+      run_loid_train(demo_train_options(o, target, split_options, o.out + "/run_plugin", plugin));
+  result.loid_plugin_test_mse = plugged.metrics["test"]["mse"].get<double>();
+  result.run_dir = o.out + "/run_plugin";
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  demo_table(o, split, result, plain.metrics["test"]["rmse"].get<double>(),
+             plugged.metrics["test"]["rmse"].get<double>(), seconds, out);
   return result;
 }
 

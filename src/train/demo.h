@@ -1,6 +1,7 @@
 // `loid demo`: the end-to-end run. On a synthetic two-domain corpus (or the user's files) it reads
 // and splits the target, proves the histories leak nothing, scores the classical baselines, then
-// pretrains a source plugin and trains LoID on the target with and without it, and prints one table.
+// pretrains a source plugin and trains LoID on the target with and without it, and prints one
+// table.
 #pragma once
 
 #include <cstdint>
@@ -24,10 +25,10 @@ struct DemoOptions {
   std::string encoder_dir;           // "" = installed default (USE-Lite)
   std::int64_t pretrain_steps = 40;  // plugin training steps (batch 32); 0 = full epochs
   int pretrain_epochs = 1;
-  std::int64_t relora_steps = 20;    // Re-LoRA steps per epoch (batch 32); 0 = full epochs
+  std::int64_t relora_steps = 20;  // Re-LoRA steps per epoch (batch 32); 0 = full epochs
   int relora_epochs = 1;
-  int loid_epochs = 30;              // LoID epochs at most (early stopping on validation)
-  int threads = 0;                   // 0 = all cores
+  int loid_epochs = 30;  // LoID epochs at most (early stopping on validation)
+  int threads = 0;       // 0 = all cores
   bool progress = true;
   // Sizes for tests (tiny encoders): 0 = the run defaults.
   int lora_rank = 0;
@@ -37,10 +38,10 @@ struct DemoOptions {
 
 struct DemoResult {
   std::int64_t target_reviews = 0;
-  std::int64_t leaks_found = 0;  // held-out reviews reachable through a history (must be 0)
-  double mean_test_mse = 0.0;    // global-mean baseline
-  double bias_test_mse = 0.0;    // user + item biases
-  double mf_test_mse = 0.0;      // biased MF, size and regularisation chosen on validation
+  std::int64_t leaks_found = 0;       // held-out reviews reachable through a history (must be 0)
+  double mean_test_mse = 0.0;         // global-mean baseline
+  double bias_test_mse = 0.0;         // user + item biases
+  double mf_test_mse = 0.0;           // biased MF, size and regularisation chosen on validation
   double loid_test_mse = 0.0;         // LoID without a plugin (NaN when loid is off)
   double loid_plugin_test_mse = 0.0;  // LoID with the source plugin
   double plugin_test_mse = 0.0;       // the plugin's own task on the source (review -> rating)

@@ -13,8 +13,8 @@
 namespace loid {
 
 struct LoidInputs {
-  torch::Tensor users, items;                        // (B) int64
-  torch::Tensor user_text, user_mask;                // (B, k, D), (B, k)
+  torch::Tensor users, items;          // (B) int64
+  torch::Tensor user_text, user_mask;  // (B, k, D), (B, k)
   torch::Tensor item_text, item_mask;
 };
 
@@ -24,8 +24,9 @@ LoidInputs make_inputs(const std::vector<std::int64_t>& users,
                        const std::vector<std::int64_t>& items, const ContextBatch& contexts,
                        const torch::Tensor& vectors);
 
-// Predictions (clamped to [1, 5] unless `clamp` is false) for rows (users[r], items[r]) with the sampler's evaluation contexts (fixed
-// by `context_seed`), in batches; eval mode and no gradients for the duration.
+// Predictions (clamped to [1, 5] unless `clamp` is false) for rows (users[r], items[r]) with the
+// sampler's evaluation contexts (fixed by `context_seed`), in batches; eval mode and no gradients
+// for the duration.
 std::vector<float> predict_rows(LoidModel& model, const ContextSampler& sampler,
                                 const std::vector<std::int64_t>& users,
                                 const std::vector<std::int64_t>& items,

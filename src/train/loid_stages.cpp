@@ -58,7 +58,9 @@ json run_seeds_json(const RunSeeds& s) {
           {"model", s.model},
           {"fitted_start", s.fitted_start},
           {"contexts", s.contexts},
-          {"epoch", "torch: run * 1000003 + 7919 * epoch; rows and contexts: Rng(run).fork(0x6c6f6964 + epoch)"}};
+          {"epoch",
+           "torch: run * 1000003 + 7919 * epoch; rows and contexts: Rng(run).fork(0x6c6f6964 + "
+           "epoch)"}};
 }
 
 SplitRows split_rows(const Dataset& d, const std::vector<std::int64_t>& ids) {
@@ -128,7 +130,8 @@ void load_target_adapter(Encoder& encoder, RatingHead& head, const std::string& 
   }
   std::map<std::string, torch::Tensor> head_state;
   for (const auto& [name, t] : a.saved) head_state[name] = t;
-  load_state_dict(*head, head_state, dir + "/" + kAdapterWeightsFile, std::string(kRatingHeadName) + ".");
+  load_state_dict(*head, head_state, dir + "/" + kAdapterWeightsFile,
+                  std::string(kRatingHeadName) + ".");
 }
 
 // The target adapter as a PEFT directory, with its provenance (and the Re-LoRA head when given).
@@ -152,7 +155,9 @@ void save_target_adapter(const TargetEncoder& target, const LoidTrainOptions& o,
   save_peft(dir, adapter);
 }
 
-void write_json(const std::string& path, const json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
+void write_json(const std::string& path, const json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
+}
 
 void save_vectors(const std::string& path, const torch::Tensor& table,
                   const std::vector<std::int64_t>& visible) {
@@ -206,8 +211,8 @@ TargetData load_target_data(const LoidTrainOptions& o, const StageLog& log) {
   if (!leaky && visible_held_out != 0) throw Error("internal error: held-out reviews in histories");
   SplitRows train = split_rows(d.dataset, d.split.train);
   SplitRows validation = split_rows(d.dataset, d.split.validation);
-  return TargetData{std::move(d),     std::move(index), std::move(histories), std::move(visible),
-                    texts_seen,       std::move(train), std::move(validation)};
+  return TargetData{std::move(d), std::move(index), std::move(histories), std::move(visible),
+                    texts_seen,   std::move(train), std::move(validation)};
 }
 
 // ---- Stage 2: encoder ---------------------------------------------------------------------------
@@ -417,8 +422,8 @@ LoidModel build_loid_model(const LoidTrainOptions& o, const TargetData& data,
   }
   model->predictor_out->weight.zero_();
   model->predictor_out->bias.zero_();
-  log(std::string("LoID: ") + (mf ? "biased MF (" + std::to_string(chosen.factors) + " factors, "
-                                   : "biases (") +
+  log(std::string("LoID: ") +
+      (mf ? "biased MF (" + std::to_string(chosen.factors) + " factors, " : "biases (") +
       "regularisation " + std::to_string(chosen.regularization) +
       ") fitted on the training ratings, validation MSE " +
       std::to_string(start.best_validation_mse()) + "; the model starts from it");
@@ -451,9 +456,9 @@ void save_optimizer(const torch::optim::Optimizer& opt, const std::string& path)
 std::unique_ptr<torch::optim::Adam> make_optimizer(LoidModel& model, TargetEncoder& target,
                                                    const LoidTrainOptions& o) {
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(model->parameters(), std::make_unique<torch::optim::AdamOptions>(
-                                               torch::optim::AdamOptions(o.learning_rate)
-                                                   .weight_decay(o.weight_decay)));
+  groups.emplace_back(model->parameters(),
+                      std::make_unique<torch::optim::AdamOptions>(
+                          torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay)));
   if (o.encoder_mode == EncoderMode::kEndToEnd) {
     std::vector<torch::Tensor> adapter = trainable_parameters(target.encoder->module());
     for (auto& p : adapter) p.requires_grad_(true);
@@ -492,7 +497,8 @@ std::vector<std::int64_t> localise_contexts(ContextBatch& local) {
     if (id >= 0) set.insert(id);
   std::vector<std::int64_t> distinct(set.begin(), set.end());
   std::map<std::int64_t, std::int64_t> slot;
-  for (std::size_t j = 0; j < distinct.size(); ++j) slot[distinct[j]] = static_cast<std::int64_t>(j);
+  for (std::size_t j = 0; j < distinct.size(); ++j)
+    slot[distinct[j]] = static_cast<std::int64_t>(j);
   for (auto& id : local.user)
     if (id >= 0) id = slot[id];
   for (auto& id : local.item)
@@ -625,8 +631,8 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
       // The starting point (the fitted biases or MF, text part at zero) competes as epoch 0.
       fit.best_validation_mse = validation_mse();
       log(std::string("LoID epoch 0 (") +
-          (o.predictor == LoidPredictor::kMfText ? "MF" : "biases") +
-          " only): validation MSE " + std::to_string(fit.best_validation_mse));
+          (o.predictor == LoidPredictor::kMfText ? "MF" : "biases") + " only): validation MSE " +
+          std::to_string(fit.best_validation_mse));
     }
   }
 
@@ -691,7 +697,8 @@ json evaluate_loid(LoidModel& model, const TargetData& data, const torch::Tensor
   const auto val_pred =
       predict_rows(model, sampler, validation.user, validation.item, vectors, seeds.contexts);
   const SplitRows test = split_rows(data.domain.dataset, data.domain.split.test);
-  const auto test_pred = predict_rows(model, sampler, test.user, test.item, vectors, seeds.contexts);
+  const auto test_pred =
+      predict_rows(model, sampler, test.user, test.item, vectors, seeds.contexts);
   auto user_count = [&](std::size_t j) { return data.index.user_history(test.user[j]).size(); };
   auto item_count = [&](std::size_t j) { return data.index.item_history(test.item[j]).size(); };
   auto subset = [&](const std::function<bool(std::size_t)>& keep) {
@@ -701,10 +708,13 @@ json evaluate_loid(LoidModel& model, const TargetData& data, const torch::Tensor
       {"test", score(test_pred, test.rating)},
       {"validation", score(val_pred, validation.rating)},
       {"cold_start",
-       {{"users_fewer_than_3_train_reviews", subset([&](std::size_t j) { return user_count(j) < 3; })},
+       {{"users_fewer_than_3_train_reviews",
+         subset([&](std::size_t j) { return user_count(j) < 3; })},
         {"users_without_train_reviews", subset([&](std::size_t j) { return user_count(j) == 0; })},
-        {"items_fewer_than_3_train_reviews", subset([&](std::size_t j) { return item_count(j) < 3; })},
-        {"items_without_train_reviews", subset([&](std::size_t j) { return item_count(j) == 0; })}}},
+        {"items_fewer_than_3_train_reviews",
+         subset([&](std::size_t j) { return item_count(j) < 3; })},
+        {"items_without_train_reviews",
+         subset([&](std::size_t j) { return item_count(j) == 0; })}}},
   };
 }
 

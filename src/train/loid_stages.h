@@ -57,9 +57,9 @@ SplitRows split_rows(const Dataset& dataset, const std::vector<std::int64_t>& id
 // protocol is paper-leaky) and what they can show.
 struct TargetData {
   DomainData domain;
-  HistoryIndex index;                 // training reviews by user and item (cold-start counts)
-  Histories histories;                // what contexts draw from (protocol-dependent)
-  std::vector<std::int64_t> visible;  // every review id a context can show, ascending
+  HistoryIndex index;                    // training reviews by user and item (cold-start counts)
+  Histories histories;                   // what contexts draw from (protocol-dependent)
+  std::vector<std::int64_t> visible;     // every review id a context can show, ascending
   std::int64_t held_out_texts_seen = 0;  // held-out reviews repeating a training text
   SplitRows train, validation;
 };

@@ -51,7 +51,9 @@ class RunLog {
   std::ofstream out_;
 };
 
-void write_json(const std::string& path, const json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
+void write_json(const std::string& path, const json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
+}
 
 void validate(const LoidTrainOptions& o) {
   if (o.data.empty()) throw UsageError("train: --data is required");
@@ -61,8 +63,9 @@ void validate(const LoidTrainOptions& o) {
   if (o.fit_id_biases && !o.id_biases)
     throw UsageError("--fit-id-biases starts the ID biases from a fit; it needs --id-biases");
   if (o.split.train_fraction < 1.0 && o.protocol == Protocol::kPaperLeaky)
-    throw UsageError("--train-fraction needs the leak-free protocol (paper-leaky histories come "
-                     "from all reviews)");
+    throw UsageError(
+        "--train-fraction needs the leak-free protocol (paper-leaky histories come "
+        "from all reviews)");
   if (o.predictor == LoidPredictor::kMfText) {
     if (o.fit_id_biases)
       throw UsageError("--predictor mf+text fits its biases with the MF; drop --fit-id-biases");
@@ -96,8 +99,9 @@ json prepare_run_dir(const LoidTrainOptions& o, const json& settings, const RunS
         return json::parse(read_file(o.out + "/" + kRunMetrics));
       }
     } else if (!o.force) {
-      throw UsageError("run directory " + o.out +
-                       " already holds a run; use --resume to continue it or --force to replace it");
+      throw UsageError(
+          "run directory " + o.out +
+          " already holds a run; use --resume to continue it or --force to replace it");
     } else {
       fs::remove_all(o.out);
     }
@@ -144,7 +148,8 @@ void reuse_text_stage(const LoidTrainOptions& o, const json& settings, json& ful
                      to_string(their_options.compute_dtype) + " differs from this run's (" +
                      to_string(o.compute_dtype) + ")");
   if (!file_exists(from + "/" + kRunVectors))
-    throw InputError(from + "/" + kRunVectors, 0, "missing; the run has not reached its LoID stage");
+    throw InputError(from + "/" + kRunVectors, 0,
+                     "missing; the run has not reached its LoID stage");
   fs::copy_file(from + "/" + kRunVectors, o.out + "/" + kRunVectors,
                 fs::copy_options::overwrite_existing);
   if (fs::exists(from + "/" + kRunTargetAdapter)) {

@@ -1,12 +1,13 @@
 // `loid train`: the LoID method on one target domain, end to end, into a run directory.
 //   1. Re-LoRA: encoder + frozen source plugins (stacked or merged) + a new trainable target LoRA,
-//      trained on the target's training reviews (review text -> rating), epoch chosen on validation.
+//      trained on the target's training reviews (review text -> rating), epoch chosen on
+//      validation.
 //   2. Text vectors of every review a history may show (training reviews only, by construction).
 //   3. The LoID model (ID-text attention, triplet alignment, MLP) trained with early stopping on
 //      validation MSE; the best epoch restored; the test split scored once, overall and for
 //      cold-start subsets.
-// Encoder modes: frozen (vectors computed once after Re-LoRA) or end-to-end (the target adapter keeps
-// training with the LoID loss; each batch encodes each distinct review once).
+// Encoder modes: frozen (vectors computed once after Re-LoRA) or end-to-end (the target adapter
+// keeps training with the LoID loss; each batch encodes each distinct review once).
 #pragma once
 
 #include <cstdint>
@@ -35,12 +36,12 @@ std::string to_string(EncoderMode mode);  // "frozen", "end-to-end"
 EncoderMode parse_encoder_mode(const std::string& name);
 
 struct LoidTrainOptions {
-  std::string data;            // target-domain reviews file
-  std::string encoder_dir;     // "" = installed default (USE-Lite)
-  std::string out;             // run directory
-  SplitOptions split;          // --seed and --split-ratios: the same split as `loid data split`
-  ReadOptions read;            // --text, --duplicates, ...: how the data file is read
-  PluginOptions plugins;       // source plugins and how they join
+  std::string data;         // target-domain reviews file
+  std::string encoder_dir;  // "" = installed default (USE-Lite)
+  std::string out;          // run directory
+  SplitOptions split;       // --seed and --split-ratios: the same split as `loid data split`
+  ReadOptions read;         // --text, --duplicates, ...: how the data file is read
+  PluginOptions plugins;    // source plugins and how they join
   Protocol protocol = Protocol::kLeakFree;
   EncoderMode encoder_mode = EncoderMode::kFrozen;
   // The encoder's arithmetic in Re-LoRA and for the review vectors (nn/precision.h); bf16 needs
@@ -48,33 +49,34 @@ struct LoidTrainOptions {
   ComputeDtype compute_dtype = ComputeDtype::kFloat32;
 
   // Re-LoRA (target adapter) stage.
-  LoraConfig lora;                  // r 32, alpha 32, dropout 0.1, encoder's default targets
-  TextRegressorOptions relora;      // epochs (0 skips the stage), batch, learning rate
-  std::int64_t head_hidden = 256;   // rating head of the Re-LoRA stage
+  LoraConfig lora;                 // r 32, alpha 32, dropout 0.1, encoder's default targets
+  TextRegressorOptions relora;     // epochs (0 skips the stage), batch, learning rate
+  std::int64_t head_hidden = 256;  // rating head of the Re-LoRA stage
   double head_dropout = 0.1;
 
   // LoID model.
-  std::size_t k = 5;                // context reviews per user and per item
-  std::int64_t embed_size = 0;      // 0 = encoder width
+  std::size_t k = 5;            // context reviews per user and per item
+  std::int64_t embed_size = 0;  // 0 = encoder width
   std::int64_t heads = 4;
-  std::int64_t hidden = 256;        // prediction MLP
+  std::int64_t hidden = 256;  // prediction MLP
   double dropout = 0.1;
-  double lambda = 0.2;              // weight of the triplet loss
-  double margin = 1.0;              // triplet margin D
-  bool id_biases = false;           // extra user/item biases (not in the paper)
+  double lambda = 0.2;     // weight of the triplet loss
+  double margin = 1.0;     // triplet margin D
+  bool id_biases = false;  // extra user/item biases (not in the paper)
   // With id_biases: start from the biases-only model (mu + b_u + b_i fitted on the training
   // ratings, regularisation chosen on validation, then kept fixed), the prediction MLP's last
-  // layer at zero, and that starting point kept as "epoch 0" for early stopping. LoID then learns what the review
-  // texts add to the biases, and is never chosen worse than them on validation. Not in the paper.
+  // layer at zero, and that starting point kept as "epoch 0" for early stopping. LoID then learns
+  // what the review texts add to the biases, and is never chosen worse than them on validation. Not
+  // in the paper.
   bool fit_id_biases = false;
   // kMfText (--predictor mf+text): the prediction is a biased MF plus the text part. The MF is
   // fitted on the training ratings first (factors and regularisation chosen on validation over the
   // grids below), kept fixed, the text part starts at zero, and that MF competes as "epoch 0" in
   // early stopping: LoID then learns what the review texts add to the MF. Not in the paper.
   LoidPredictor predictor = LoidPredictor::kMlp;
-  std::vector<int> mf_factors = {4, 8, 16, 32};                           // mf+text grid
+  std::vector<int> mf_factors = {4, 8, 16, 32};                              // mf+text grid
   std::vector<double> mf_regularization = {0.01, 0.05, 0.1, 0.2, 0.5, 1.0};  // mf+text grid
-  double learning_rate = 1e-3;      // Adam
+  double learning_rate = 1e-3;                                               // Adam
   double weight_decay = 0.0;
   std::int64_t batch_size = 64;
   int epochs = 30;                  // upper bound
@@ -85,9 +87,9 @@ struct LoidTrainOptions {
   // them; every setting they depend on (data, split, encoder, plugins, LoRA, Re-LoRA, protocol)
   // must be equal. For trying LoID settings without paying for the text stages again.
   std::string reuse_text_stage;
-  int threads = 0;       // 0 = all cores
-  bool resume = false;   // continue an interrupted run in `out`
-  bool force = false;    // overwrite a finished or foreign run directory
+  int threads = 0;      // 0 = all cores
+  bool resume = false;  // continue an interrupted run in `out`
+  bool force = false;   // overwrite a finished or foreign run directory
   bool progress = true;
 };
 
@@ -100,7 +102,7 @@ struct LoidTrainHooks {
 };
 
 struct LoidTrainResult {
-  nlohmann::json metrics;    // as written to metrics.json (null when interrupted)
+  nlohmann::json metrics;  // as written to metrics.json (null when interrupted)
   double seconds = 0.0;
   bool interrupted = false;  // a hook ended the call early
 };

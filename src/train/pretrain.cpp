@@ -77,9 +77,8 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   if (lora.target_modules.empty()) lora.target_modules = targets;
   torch::manual_seed(o.split.seed);
   RatingHead head(encoder->width(), o.head_hidden, o.head_dropout, global_mean(train_ratings));
-  log_info("pretraining a plugin on " + std::to_string(train_texts.size()) +
-           " training reviews (" + std::to_string(targets.size()) + " adapted layers, r " +
-           std::to_string(lora.r) + ")");
+  log_info("pretraining a plugin on " + std::to_string(train_texts.size()) + " training reviews (" +
+           std::to_string(targets.size()) + " adapted layers, r " + std::to_string(lora.r) + ")");
 
   PretrainResult result;
   result.fit = train_text_regressor(*encoder, head, train_texts, train_ratings, val_texts,
@@ -88,8 +87,8 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   // The test split, read once.
   std::vector<float> all_pred, all_true;
   for (const auto& d : domains) {
-    const auto pred = predict_ratings(*encoder, head, d.texts(d.split.test), 64, o.train.progress,
-                                      o.train.dtype);
+    const auto pred =
+        predict_ratings(*encoder, head, d.texts(d.split.test), 64, o.train.progress, o.train.dtype);
     const auto truth = d.ratings(d.split.test);
     const RatingMetrics m = rating_metrics(pred, truth);
     const ClassMetrics c = rounded_class_metrics(pred, truth);
@@ -99,8 +98,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   }
   result.test = rating_metrics(all_pred, all_true);
   result.test_classes = rounded_class_metrics(all_pred, all_true);
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   nlohmann::json domains_json = nlohmann::json::array();
   for (const auto& d : domains) {
@@ -122,8 +120,8 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
       {"domains", domains_json},
       {"encoder", encoder_dir},
       {"read", read_options_json(o.read)},
-      {"split", {{"seed", o.split.seed},
-                 {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
+      {"split",
+       {{"seed", o.split.seed}, {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
       {"lora", lora_json(lora)},
       {"compute_dtype", to_string(o.train.dtype)},
       {"training",

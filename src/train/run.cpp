@@ -56,8 +56,9 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
       bytes = config_.at("data_fingerprint").at("bytes").get<std::uint64_t>();
       crc32 = config_.at("data_fingerprint").at("crc32").get<std::uint32_t>();
     } catch (const json::exception& e) {
-      throw InputError(config_path, 0,
-                       std::string("missing or malformed key 'data_fingerprint' (") + e.what() + ")");
+      throw InputError(
+          config_path, 0,
+          std::string("missing or malformed key 'data_fingerprint' (") + e.what() + ")");
     }
     if (fp.bytes != bytes || fp.crc32 != crc32)
       throw InputError(data, 0,
@@ -70,8 +71,8 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
   split_ = d.split;
   index_ = std::make_unique<HistoryIndex>(dataset_, split_);
   protocol_ = s.protocol;
-  histories_ = protocol_ == Protocol::kPaperLeaky ? leaky_histories(dataset_)
-                                                   : train_histories(*index_);
+  histories_ =
+      protocol_ == Protocol::kPaperLeaky ? leaky_histories(dataset_) : train_histories(*index_);
   sampler_ = std::make_unique<ContextSampler>(histories_, s.k, protocol_);
   context_seed_ = so.seed;
 
@@ -158,8 +159,7 @@ std::vector<float> LoadedRun::predict_precomputed(const std::vector<std::int64_t
   return out;
 }
 
-std::vector<std::pair<std::int64_t, float>> LoadedRun::recommend(std::int64_t user,
-                                                                 std::size_t top,
+std::vector<std::pair<std::int64_t, float>> LoadedRun::recommend(std::int64_t user, std::size_t top,
                                                                  bool exclude_rated) const {
   if (user < 0 || user >= dataset_.num_users())
     throw UsageError("recommend: user id " + std::to_string(user) + " is not known to the run");
@@ -173,10 +173,9 @@ std::vector<std::pair<std::int64_t, float>> LoadedRun::recommend(std::int64_t us
   // Ranked on the unclamped score (clamping would tie every item above 5); reported clamped.
   // Serving has the tables; a one-off ranking (`loid recommend`) need not build them for every
   // user and item of the run.
-  const auto scores =
-      precomputed_ready_
-          ? predict_precomputed(users, items, false)
-          : predict_rows(model_, *sampler_, users, items, vectors_, context_seed_, 256, false);
+  const auto scores = precomputed_ready_ ? predict_precomputed(users, items, false)
+                                         : predict_rows(model_, *sampler_, users, items, vectors_,
+                                                        context_seed_, 256, false);
   std::vector<std::size_t> order(items.size());
   std::iota(order.begin(), order.end(), 0);
   // Best first; equal scores by item id, so the ranking is deterministic.
@@ -233,9 +232,9 @@ std::vector<float> LoadedRun::predict_for_texts(const std::vector<std::string>& 
   for (std::int64_t item : items) {
     const ContextBatch cb = sampler_->evaluation({-1}, {item}, context_seed_);
     const LoidInputs in = make_inputs({-1}, {item}, cb, vectors_);
-    const auto pred = model_->forward(in.users, in.items, user_text, user_mask, in.item_text,
-                                      in.item_mask)
-                          .prediction.clamp(1.0, 5.0);
+    const auto pred =
+        model_->forward(in.users, in.items, user_text, user_mask, in.item_text, in.item_mask)
+            .prediction.clamp(1.0, 5.0);
     out.push_back(pred.item<float>());
   }
   return out;

@@ -1,7 +1,8 @@
 // A finished training run loaded for inference: `loid eval`, `loid predict`, `loid recommend` and
-// the HTTP service. The run's data file is re-read and re-split with the run's seed (its fingerprint
-// must match), histories and evaluation contexts are rebuilt exactly as in training, and the saved
-// review vectors and model weights are loaded; no encoder is needed for known users and items.
+// the HTTP service. The run's data file is re-read and re-split with the run's seed (its
+// fingerprint must match), histories and evaluation contexts are rebuilt exactly as in training,
+// and the saved review vectors and model weights are loaded; no encoder is needed for known users
+// and items.
 #pragma once
 
 #include <torch/torch.h>
@@ -50,8 +51,8 @@ class LoadedRun {
 
   // The same predictions (clamped unless `clamp` is false) from tables precomputed once per run
   // (LoidPrecomputed: the fixed contexts' keys and folded values, the IDs' queries), equal to
-  // predict() up to float rounding (1e-5); rows with an unknown id take predict()'s path. Builds the
-  // tables on first use; the serving path.
+  // predict() up to float rounding (1e-5); rows with an unknown id take predict()'s path. Builds
+  // the tables on first use; the serving path.
   std::vector<float> predict_precomputed(const std::vector<std::int64_t>& users,
                                          const std::vector<std::int64_t>& items,
                                          bool clamp = true) const;

@@ -17,37 +17,41 @@ json train_config_json(const LoidTrainOptions& o) {
       {"data", o.data},
       {"read", read_options_json(o.read)},
       {"encoder", o.encoder_dir},
-      {"split", {{"seed", o.split.seed},
-                 {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
-      {"plugins", {{"dirs", o.plugins.dirs},
-                   {"merge", o.plugins.merge},
-                   {"weights", o.plugins.weights},
-                   {"density", o.plugins.density}}},
+      {"split",
+       {{"seed", o.split.seed}, {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
+      {"plugins",
+       {{"dirs", o.plugins.dirs},
+        {"merge", o.plugins.merge},
+        {"weights", o.plugins.weights},
+        {"density", o.plugins.density}}},
       {"protocol", protocol_name(o.protocol)},
       {"encoder_mode", to_string(o.encoder_mode)},
       {"lora", lora_json(o.lora)},
-      {"relora", {{"epochs", o.relora.epochs},
-                  {"patience", o.relora.patience},
-                  {"batch_size", o.relora.batch_size},
-                  {"learning_rate", o.relora.learning_rate},
-                  {"max_steps", o.relora.max_steps},
-                  {"head_hidden", o.head_hidden},
-                  {"head_dropout", o.head_dropout}}},
-      {"model", {{"k", o.k},
-                 {"embed_size", o.embed_size},
-                 {"heads", o.heads},
-                 {"hidden", o.hidden},
-                 {"dropout", o.dropout},
-                 {"id_biases", o.id_biases},
-                 {"fit_id_biases", o.fit_id_biases}}},
-      {"training", {{"lambda", o.lambda},
-                    {"margin", o.margin},
-                    {"learning_rate", o.learning_rate},
-                    {"weight_decay", o.weight_decay},
-                    {"batch_size", o.batch_size},
-                    {"epochs", o.epochs},
-                    {"patience", o.patience},
-                    {"e2e_learning_rate", o.e2e_learning_rate}}},
+      {"relora",
+       {{"epochs", o.relora.epochs},
+        {"patience", o.relora.patience},
+        {"batch_size", o.relora.batch_size},
+        {"learning_rate", o.relora.learning_rate},
+        {"max_steps", o.relora.max_steps},
+        {"head_hidden", o.head_hidden},
+        {"head_dropout", o.head_dropout}}},
+      {"model",
+       {{"k", o.k},
+        {"embed_size", o.embed_size},
+        {"heads", o.heads},
+        {"hidden", o.hidden},
+        {"dropout", o.dropout},
+        {"id_biases", o.id_biases},
+        {"fit_id_biases", o.fit_id_biases}}},
+      {"training",
+       {{"lambda", o.lambda},
+        {"margin", o.margin},
+        {"learning_rate", o.learning_rate},
+        {"weight_decay", o.weight_decay},
+        {"batch_size", o.batch_size},
+        {"epochs", o.epochs},
+        {"patience", o.patience},
+        {"e2e_learning_rate", o.e2e_learning_rate}}},
       {"threads", o.threads},
   };
   // Recorded only when not fp32, so fp32 configs read as before the option existed.
@@ -87,7 +91,8 @@ class SettingsReader {
       for (const char* k : path) j = &j->at(k);
       return j->get<T>();
     } catch (const json::exception& e) {
-      throw InputError(file_, 0, "missing or malformed key '" + name(path) + "' (" + e.what() + ")");
+      throw InputError(file_, 0,
+                       "missing or malformed key '" + name(path) + "' (" + e.what() + ")");
     }
   }
 
@@ -145,7 +150,8 @@ LoidTrainOptions train_options_from_json(const json& settings, const std::string
   o.plugins.merge = r.get<std::string>({"plugins", "merge"});
   o.plugins.weights = r.get<std::vector<double>>({"plugins", "weights"});
   o.plugins.density = r.get<double>({"plugins", "density"});
-  o.plugins.seed = o.split.seed;  // not recorded; a loaded run has always merged with the split seed
+  o.plugins.seed =
+      o.split.seed;  // not recorded; a loaded run has always merged with the split seed
 
   o.protocol = r.parsed({"protocol"}, protocol_from_name);
   o.encoder_mode = r.parsed({"encoder_mode"}, parse_encoder_mode);
@@ -173,8 +179,7 @@ LoidTrainOptions train_options_from_json(const json& settings, const std::string
   o.dropout = r.get<double>({"model", "dropout"});
   // Both absent in runs written before the options existed: off.
   if (r.has({"model", "id_biases"})) o.id_biases = r.get<bool>({"model", "id_biases"});
-  if (r.has({"model", "fit_id_biases"}))
-    o.fit_id_biases = r.get<bool>({"model", "fit_id_biases"});
+  if (r.has({"model", "fit_id_biases"})) o.fit_id_biases = r.get<bool>({"model", "fit_id_biases"});
   // Absent for the paper's predictor (mlp).
   if (r.has({"model", "predictor"})) {
     o.predictor = r.parsed({"model", "predictor"}, parse_loid_predictor);

@@ -41,10 +41,10 @@ void write_run_report(const std::string& dir, const json& config, const json& me
      << " mode); plugins: " << s["plugins"]["dirs"].size() << " ("
      << s["plugins"].value("merge", "stack") << ")\n";
   md << "- protocol: " << metrics.value("protocol", "") << "; code " << config.value("version", "")
-     << " (" << config.value("git", "") << "), " << config.value("threads_used", 0)
-     << " threads, " << format_number(metrics.value("seconds", 0.0), 1) << " s\n";
-  md << "- best epoch " << metrics.value("best_epoch", 0) << " of " << metrics.value("epochs_run", 0)
-     << " (chosen on validation MSE)\n\n";
+     << " (" << config.value("git", "") << "), " << config.value("threads_used", 0) << " threads, "
+     << format_number(metrics.value("seconds", 0.0), 1) << " s\n";
+  md << "- best epoch " << metrics.value("best_epoch", 0) << " of "
+     << metrics.value("epochs_run", 0) << " (chosen on validation MSE)\n\n";
 
   md << "## Metrics\n\n";
   std::vector<std::vector<std::string>> rows;

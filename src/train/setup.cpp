@@ -99,8 +99,7 @@ std::string resolve_encoder_dir(const std::string& dir) {
 }
 
 std::unique_ptr<Encoder> load_encoder_with_plugins(const std::string& encoder_dir,
-                                                   const PluginOptions& p,
-                                                   nlohmann::json* record) {
+                                                   const PluginOptions& p, nlohmann::json* record) {
   auto encoder = load_encoder(encoder_dir);
   if (record) *record = nlohmann::json::object();
   if (p.dirs.empty()) return encoder;
@@ -146,10 +145,8 @@ nlohmann::json runtime_environment_json() {
 }
 
 nlohmann::json lora_json(const LoraConfig& c) {
-  return {{"r", c.r},
-          {"alpha", c.alpha},
-          {"dropout", c.dropout},
-          {"target_modules", c.target_modules}};
+  return {
+      {"r", c.r}, {"alpha", c.alpha}, {"dropout", c.dropout}, {"target_modules", c.target_modules}};
 }
 
 }  // namespace loid

@@ -61,8 +61,8 @@ void restore(const std::vector<torch::Tensor>& params, const std::vector<torch::
 }  // namespace
 
 std::vector<float> predict_ratings(Encoder& encoder, RatingHead& head,
-                                   const std::vector<std::string>& texts,
-                                   std::int64_t batch_size, bool progress, ComputeDtype dtype) {
+                                   const std::vector<std::string>& texts, std::int64_t batch_size,
+                                   bool progress, ComputeDtype dtype) {
   torch::NoGradGuard no_grad;
   const bool encoder_training = encoder.module().is_training();
   const bool head_training = head->is_training();
@@ -152,8 +152,9 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
       loss.backward();
       optimizer.step();
       const double l = loss.item<double>();
-      if (!std::isfinite(l)) throw Error("training diverged (loss " + std::to_string(l) +
-                                         "); try a lower learning rate");
+      if (!std::isfinite(l))
+        throw Error("training diverged (loss " + std::to_string(l) +
+                    "); try a lower learning rate");
       loss_sum += l;
       ++result.steps;
       ++done;
@@ -165,8 +166,8 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
     EpochRecord rec;
     rec.epoch = epoch;
     rec.train_loss = batches.empty() ? 0.0 : loss_sum / static_cast<double>(batches.size());
-    rec.validation_mse =
-        mse(predict_ratings(encoder, head, validation_texts, 64, false, o.dtype), validation_ratings);
+    rec.validation_mse = mse(predict_ratings(encoder, head, validation_texts, 64, false, o.dtype),
+                             validation_ratings);
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.curve.push_back(rec);
     log_info("epoch " + std::to_string(epoch) + ": train MSE " + std::to_string(rec.train_loss) +

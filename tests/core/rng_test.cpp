@@ -24,7 +24,8 @@ TEST(Rng, FirstValuesMatchReference) {
     EXPECT_EQ(std::to_string(rng.next_u64()), values[0].get<std::string>()) << "seed " << seed;
   }
   Rng rng(7);
-  for (auto& v : g["sequence_seed_7"]) EXPECT_EQ(std::to_string(rng.next_u64()), v.get<std::string>());
+  for (auto& v : g["sequence_seed_7"])
+    EXPECT_EQ(std::to_string(rng.next_u64()), v.get<std::string>());
 }
 
 TEST(Rng, BelowMatchesReference) {

@@ -88,11 +88,12 @@ TEST(Context, UnknownIdsGetEmptyEvaluationContexts) {
   EXPECT_EQ(b.user, (std::vector<std::int64_t>{-1, -1}));
   EXPECT_EQ(b.item, (std::vector<std::int64_t>{-1, -1}));
   Rng rng(1);
-  EXPECT_NE(testing::error_of<UsageError>([&] { s.training({5}, {0}, {1}, rng); })
-                .find("out of range"),
-            std::string::npos);
-  EXPECT_NE(testing::error_of<UsageError>([&] { ContextSampler(h, 0, Protocol::kLeakFree); })
-                .find("at least 1"),
+  EXPECT_NE(
+      testing::error_of<UsageError>([&] { s.training({5}, {0}, {1}, rng); }).find("out of range"),
+      std::string::npos);
+  EXPECT_NE(testing::error_of<UsageError>([&] {
+              ContextSampler(h, 0, Protocol::kLeakFree);
+            }).find("at least 1"),
             std::string::npos);
 }
 

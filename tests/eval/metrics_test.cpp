@@ -12,7 +12,8 @@ namespace {
 
 // predictions round to 1,3,3,5,5,2,5,1; squared errors .04,.16,.16,.25,0,.16,3.61,1 (sum 5.38);
 // absolute errors sum 4.8. Per class (support, precision, recall, F1):
-// 1: (1, 1/2, 1, 2/3)  2: (2, 1, 1/2, 2/3)  3: (3, 1, 2/3, 4/5)  4: (1, 0, 0, 0)  5: (1, 1/3, 1, 1/2)
+// 1: (1, 1/2, 1, 2/3)  2: (2, 1, 1/2, 2/3)  3: (3, 1, 2/3, 4/5)  4: (1, 0, 0, 0)  5: (1, 1/3, 1,
+// 1/2)
 const std::vector<float> kPred = {1.2f, 2.6f, 3.4f, 4.5f, 5.0f, 2.4f, 4.9f, 1.0f};
 const std::vector<float> kTrue = {1, 3, 3, 4, 5, 2, 3, 2};
 

@@ -189,7 +189,7 @@ TEST(ReportFormat, XmlEscapeCoversMarkupControlBytesAndBadUtf8) {
   EXPECT_EQ(xml_escape("\xC3"), fffd);                        // truncated sequence
   EXPECT_EQ(xml_escape("\xC0\xAF"), fffd + fffd);             // overlong '/'
   EXPECT_EQ(xml_escape("\xED\xA0\x80"), fffd + fffd + fffd);  // surrogate
-  EXPECT_EQ(xml_escape("\xEF\xBF\xBF"), fffd);               // U+FFFF, not an XML character
+  EXPECT_EQ(xml_escape("\xEF\xBF\xBF"), fffd);                // U+FFFF, not an XML character
   EXPECT_EQ(xml_escape("x\xEF\xBF\xBEy"), "x" + fffd + "y");  // U+FFFE likewise
   EXPECT_EQ(xml_escape("\xE2\x82"), fffd);                    // one per maximal ill-formed part
 }

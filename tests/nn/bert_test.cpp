@@ -127,8 +127,9 @@ TEST_F(BertGolden, GeluNewActivationMatches) {
   auto enc = load_encoder(dir);
   const auto batch = golden_batch();
   auto out = enc->forward(batch);
-  const double d = max_abs(out.token_states, real_tokens_only(golden_tensor(expected(), "last_hidden_gelu_new"),
-                                                               batch.attention_mask));
+  const double d = max_abs(
+      out.token_states,
+      real_tokens_only(golden_tensor(expected(), "last_hidden_gelu_new"), batch.attention_mask));
   std::printf("max abs diff vs PyTorch (gelu_new): %.3g\n", d);
   EXPECT_LT(d, kTolerance);
   EXPECT_GT(max_abs(out.token_states, golden_tensor(expected(), "last_hidden")), 1e-4);
@@ -230,8 +231,8 @@ TEST_F(BertGolden, TrainingModeMatchesReferenceAndPaddingGetsNoGradient) {
   const auto batch = golden_batch();
   auto out = enc->forward(batch, Pooling::kCls);
   EXPECT_LT(max_abs(out.vectors, golden_tensor(expected(), "cls")), kTolerance);
-  EXPECT_LT(max_abs(out.token_states,
-                    real_tokens_only(golden_tensor(expected(), "last_hidden"), batch.attention_mask)),
+  EXPECT_LT(max_abs(out.token_states, real_tokens_only(golden_tensor(expected(), "last_hidden"),
+                                                       batch.attention_mask)),
             kTolerance);
   // The gradient of the whole batch is the sum of each sequence's gradient alone: padding
   // contributes nothing.

@@ -103,10 +103,12 @@ TEST_F(EncoderTest, PadWritesPadIdAndMaskPastEachRow) {
   ASSERT_EQ(enc->pad_id(), 0);  // the tiny config's pad_token_id
   const auto batch = enc->pad({{2, 7, 9, 3}, {2, 3}, {}});
   ASSERT_EQ(batch.input_ids.sizes(), (std::vector<std::int64_t>{3, 4}));
-  EXPECT_TRUE(torch::equal(batch.input_ids,
-                           torch::tensor({2, 7, 9, 3, 2, 3, 0, 0, 0, 0, 0, 0}, torch::kInt64).view({3, 4})));
-  EXPECT_TRUE(torch::equal(batch.attention_mask,
-                           torch::tensor({1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0}, torch::kInt64).view({3, 4})));
+  EXPECT_TRUE(torch::equal(
+      batch.input_ids,
+      torch::tensor({2, 7, 9, 3, 2, 3, 0, 0, 0, 0, 0, 0}, torch::kInt64).view({3, 4})));
+  EXPECT_TRUE(torch::equal(
+      batch.attention_mask,
+      torch::tensor({1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0}, torch::kInt64).view({3, 4})));
   // Only empty rows: one padding column, so a forward still has a sequence axis.
   EXPECT_EQ(enc->pad({{}, {}}).input_ids.sizes(), (std::vector<std::int64_t>{2, 1}));
 }
@@ -116,7 +118,8 @@ TEST_F(EncoderTest, TokenIdsOnTwoThreadsMatchOneTextAtATime) {
   const int threads = at::get_num_threads();
   at::set_num_threads(2);
   std::vector<std::string> texts;  // more than one task's worth of texts
-  for (int i = 0; i < 150; ++i) texts.push_back(mixed_texts()[static_cast<std::size_t>(i) % 7] + " " + std::to_string(i));
+  for (int i = 0; i < 150; ++i)
+    texts.push_back(mixed_texts()[static_cast<std::size_t>(i) % 7] + " " + std::to_string(i));
   const auto all = enc->token_ids(texts);
   at::set_num_threads(threads);
   ASSERT_EQ(all.size(), texts.size());
@@ -139,7 +142,8 @@ TEST(ParallelTokenIds, UsesTorchsThreadCountAndPassesErrorsOn) {
   });
   EXPECT_EQ(seen.size(), 2u);
   ASSERT_EQ(ids.size(), 100u);
-  for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], TokenIds{static_cast<std::int64_t>(i)});
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    EXPECT_EQ(ids[i], TokenIds{static_cast<std::int64_t>(i)});
   // A small call stays on the calling thread.
   seen.clear();
   parallel_token_ids(20, [&](std::size_t) {

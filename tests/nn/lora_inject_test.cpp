@@ -166,14 +166,17 @@ TEST_F(LoraInject, EncodeTextsFoldsAdaptersForTheCallOnly) {
   for (const auto& [name, t] : base_parameters(*enc))
     EXPECT_TRUE(torch::equal(t, weights.at(name))) << name;
   for (auto& [name, layer] : enc->adaptable_linears()) EXPECT_FALSE(layer->folded()) << name;
-  EXPECT_TRUE(torch::equal(encode_texts(*enc, kTexts, EncodeOptions{Pooling::kDefault, 2, false}), unmerged));
+  EXPECT_TRUE(torch::equal(encode_texts(*enc, kTexts, EncodeOptions{Pooling::kDefault, 2, false}),
+                           unmerged));
   // fold_encoder_adapters skips plain layers; the folded weight is not the base weight.
   auto layers = fold_encoder_adapters(*enc);
   EXPECT_EQ(layers.size(), enc->adaptable_linears().size());
-  EXPECT_GT(max_abs(layers[0]->weight, weights.at(enc->adaptable_linears()[0].first + ".weight")), 1e-7);
+  EXPECT_GT(max_abs(layers[0]->weight, weights.at(enc->adaptable_linears()[0].first + ".weight")),
+            1e-7);
   EXPECT_TRUE(fold_encoder_adapters(*enc).empty());  // already folded
   unfold_encoder_adapters(layers);
-  EXPECT_TRUE(torch::equal(layers[0]->weight, weights.at(enc->adaptable_linears()[0].first + ".weight")));
+  EXPECT_TRUE(
+      torch::equal(layers[0]->weight, weights.at(enc->adaptable_linears()[0].first + ".weight")));
 }
 
 TEST_F(LoraInject, BertFreshTargetKeepsOutputsAndTrainingMovesOnlyAdapters) {

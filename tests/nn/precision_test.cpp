@@ -36,8 +36,7 @@ TEST(ComputeDtype, ScopesSetAndRestoreAutocast) {
       EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), torch::kFloat);
     }
     EXPECT_TRUE(at::autocast::is_cpu_enabled());
-    EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(),
-              torch::kBFloat16);
+    EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), torch::kBFloat16);
   }
   EXPECT_FALSE(at::autocast::is_cpu_enabled());
 }

@@ -17,7 +17,9 @@
 namespace loid {
 namespace {
 
-std::string tiny_bert_dir() { return std::string(LOID_SOURCE_DIR) + "/tests/golden/bert/tiny"; }
+std::string tiny_bert_dir() {
+  return std::string(LOID_SOURCE_DIR) + "/tests/golden/bert/tiny";
+}
 
 TEST(BlasKernel, WarnsOnlyForGenericKernelsOnVectorCpus) {
   BlasInfo info;
@@ -26,8 +28,7 @@ TEST(BlasKernel, WarnsOnlyForGenericKernelsOnVectorCpus) {
   const std::string w = blas_kernel_warning(info, "avx512");
   EXPECT_NE(w.find("'Prescott'"), std::string::npos) << w;
   EXPECT_NE(w.find("OPENBLAS_CORETYPE=SkylakeX"), std::string::npos) << w;
-  EXPECT_NE(blas_kernel_warning(info, "avx2").find("OPENBLAS_CORETYPE=Haswell"),
-            std::string::npos);
+  EXPECT_NE(blas_kernel_warning(info, "avx2").find("OPENBLAS_CORETYPE=Haswell"), std::string::npos);
   info.core = "NEHALEM";
   EXPECT_FALSE(blas_kernel_warning(info, "avx2").empty());
   // A CPU without AVX2 runs generic kernels rightly; an unknown CPU gets no advice.

@@ -89,9 +89,8 @@ torch::Tensor two_head_attention(const std::vector<torch::Tensor>& in, const tor
   const auto b = in[0].size(0), t = in[0].size(1);
   auto parts = in[0].split(8, -1);
   auto heads = [&](const torch::Tensor& y) { return y.view({b, t, 2, 4}).transpose(1, 2); };
-  auto w = torch::softmax(torch::matmul(heads(parts[0]), heads(parts[1]).transpose(-2, -1)) * 0.5 +
-                              bias,
-                          -1);
+  auto w = torch::softmax(
+      torch::matmul(heads(parts[0]), heads(parts[1]).transpose(-2, -1)) * 0.5 + bias, -1);
   // A second input: added to the output so that attend's several inputs are exercised.
   return torch::matmul(w, heads(parts[2])).transpose(1, 2).reshape({b, t, 8}) + in[1] * 0.25;
 }
@@ -140,10 +139,11 @@ torch::Tensor padded_attention(const torch::Tensor& in, const torch::Tensor& bia
                                std::int64_t heads, double scale) {
   const auto b = in.size(0), t = in.size(1), w = in.size(2) / 3;
   auto parts = in.split(w, -1);
-  auto split = [&](const torch::Tensor& y) { return y.view({b, t, heads, w / heads}).transpose(1, 2); };
-  auto p = torch::softmax(torch::matmul(split(parts[0]), split(parts[1]).transpose(-2, -1)) * scale +
-                              bias,
-                          -1);
+  auto split = [&](const torch::Tensor& y) {
+    return y.view({b, t, heads, w / heads}).transpose(1, 2);
+  };
+  auto p = torch::softmax(
+      torch::matmul(split(parts[0]), split(parts[1]).transpose(-2, -1)) * scale + bias, -1);
   return torch::matmul(p, split(parts[2])).transpose(1, 2).reshape({b, t, w});
 }
 
@@ -151,8 +151,8 @@ TEST(TokenRows, PackedAttentionEqualsPaddedAttention) {
   torch::manual_seed(11);
   torch::NoGradGuard no_grad;
   // Empty sequences, one token, long ones (OpenBLAS's threaded sizes), unsorted; then no padding.
-  for (const auto& lengths : std::vector<std::vector<std::int64_t>>{
-           {2, 130, 0, 5, 1, 70, 9, 3, 0}, {7, 7, 7}}) {
+  for (const auto& lengths :
+       std::vector<std::vector<std::int64_t>>{{2, 130, 0, 5, 1, 70, 9, 3, 0}, {7, 7, 7}}) {
     const std::int64_t T = *std::max_element(lengths.begin(), lengths.end());
     const auto rows = TokenRows::of(prefix_mask(lengths, T));
     ASSERT_EQ(rows.lengths, lengths);
@@ -162,9 +162,10 @@ TEST(TokenRows, PackedAttentionEqualsPaddedAttention) {
       ASSERT_TRUE(rows.can_attend_packed(qkv));
       const double scale = 0.3;
       auto packed = rows.attend_packed(qkv, heads, scale);
-      auto reference = rows.attend({qkv}, [&](const std::vector<torch::Tensor>& in, const torch::Tensor& bias) {
-        return padded_attention(in[0], bias, heads, scale);
-      });
+      auto reference =
+          rows.attend({qkv}, [&](const std::vector<torch::Tensor>& in, const torch::Tensor& bias) {
+            return padded_attention(in[0], bias, heads, scale);
+          });
       ASSERT_EQ(packed.sizes(), reference.sizes());
       EXPECT_LE((packed - reference).abs().max().item<double>(), 1e-5) << heads << " heads";
     }
@@ -181,9 +182,10 @@ TEST(TokenRows, PackedAttentionGradientsEqualPaddedAttention) {
   const double scale = 0.3;
   auto qkv = torch::randn({N, 3 * 32}, torch::requires_grad());
   auto packed = rows.attend_packed(qkv, heads, scale);
-  auto reference = rows.attend({qkv}, [&](const std::vector<torch::Tensor>& in, const torch::Tensor& bias) {
-    return padded_attention(in[0], bias, heads, scale);
-  });
+  auto reference =
+      rows.attend({qkv}, [&](const std::vector<torch::Tensor>& in, const torch::Tensor& bias) {
+        return padded_attention(in[0], bias, heads, scale);
+      });
   EXPECT_LE((packed - reference).abs().max().item<double>(), 1e-5);
   const auto weights = torch::randn({N, 32});
   auto g1 = torch::autograd::grad({(packed * weights).sum()}, {qkv}, {}, /*retain_graph=*/true)[0];
@@ -215,7 +217,8 @@ TEST(TokenRows, PackedAttentionFromSeveralThreads) {
     threads.emplace_back([&, t] {
       torch::NoGradGuard no_grad;
       for (int i = 0; i < 20; ++i) {
-        worst[t] = std::max(worst[t], (rows.attend_packed(qkv, 2, 0.25) - expected).abs().max().item<double>());
+        worst[t] = std::max(
+            worst[t], (rows.attend_packed(qkv, 2, 0.25) - expected).abs().max().item<double>());
       }
     });
   }
@@ -229,8 +232,8 @@ TEST(TokenRows, PackedAttentionOnlyWhereItApplies) {
   EXPECT_TRUE(rows.can_attend_packed(torch::randn({4, 6})));
   EXPECT_TRUE(rows.can_attend_packed(torch::randn({4, 6}, torch::requires_grad())));
   EXPECT_FALSE(rows.can_attend_packed(torch::randn({4, 6}, torch::kFloat64)));
-  EXPECT_FALSE(rows.can_attend_packed(torch::randn({4, 7})));             // not q, k, v
-  EXPECT_FALSE(rows.can_attend_packed(torch::randn({6, 4}).t()));         // not contiguous
+  EXPECT_FALSE(rows.can_attend_packed(torch::randn({4, 7})));      // not q, k, v
+  EXPECT_FALSE(rows.can_attend_packed(torch::randn({6, 4}).t()));  // not contiguous
   auto holes = torch::tensor({1, 0, 1, 1, 1, 1}, torch::kInt64).view({2, 3});
   EXPECT_FALSE(TokenRows::of(holes).can_attend_packed(torch::randn({5, 6})));  // rows not per text
   {
@@ -264,11 +267,14 @@ TEST(TokenRows, UseLiteBatchEqualsEachTextAlone) {
     EXPECT_LE((packed_batch - batch.sentence).abs().max().item<double>(), 1e-5);
     for (std::size_t b = 0; b < lengths.size(); ++b) {
       const auto n = std::max<std::int64_t>(lengths[b], 1);
-      auto one = model->forward((ids * mask)[static_cast<std::int64_t>(b)].narrow(0, 0, n).unsqueeze(0),
-                                mask[static_cast<std::int64_t>(b)].narrow(0, 0, n).unsqueeze(0));
-      EXPECT_LE(
-          (one.sentence[0] - batch.sentence[static_cast<std::int64_t>(b)]).abs().max().item<double>(),
-          1e-5)
+      auto one =
+          model->forward((ids * mask)[static_cast<std::int64_t>(b)].narrow(0, 0, n).unsqueeze(0),
+                         mask[static_cast<std::int64_t>(b)].narrow(0, 0, n).unsqueeze(0));
+      EXPECT_LE((one.sentence[0] - batch.sentence[static_cast<std::int64_t>(b)])
+                    .abs()
+                    .max()
+                    .item<double>(),
+                1e-5)
           << "text " << b << (packed ? ", packed attention" : ", padded blocks");
     }
   }
@@ -300,7 +306,8 @@ TEST(TokenRows, BertBatchEqualsEachTextAloneFusedAndNot) {
     auto batch = model->forward(ids, mask);
     for (std::size_t b = 0; b < lengths.size(); ++b) {
       const auto i = static_cast<std::int64_t>(b), n = lengths[b];
-      auto one = model->forward(ids[i].narrow(0, 0, n).unsqueeze(0), mask[i].narrow(0, 0, n).unsqueeze(0));
+      auto one =
+          model->forward(ids[i].narrow(0, 0, n).unsqueeze(0), mask[i].narrow(0, 0, n).unsqueeze(0));
       EXPECT_LE((one[0] - batch[i].narrow(0, 0, n)).abs().max().item<double>(), 1e-5)
           << "text " << b << (grad ? ", gradients on" : ", frozen") << (packed ? ", packed" : "");
       if (n < T) EXPECT_EQ(batch[i].narrow(0, n, T - n).abs().max().item<double>(), 0.0);

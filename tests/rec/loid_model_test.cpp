@@ -23,7 +23,9 @@ LoidModelOptions model_options(std::int64_t users, std::int64_t items, std::int6
   return o;
 }
 
-LoidModelOptions small() { return model_options(4, 3, 8, 2, 6); }
+LoidModelOptions small() {
+  return model_options(4, 3, 8, 2, 6);
+}
 
 TEST(LoidModel, MaskedKeysDoNotMatter) {
   torch::manual_seed(1);
@@ -41,7 +43,8 @@ TEST(LoidModel, MaskedKeysDoNotMatter) {
 TEST(LoidModel, RowWithoutReviewsGetsTheOutputBias) {
   torch::manual_seed(2);
   IdTextAttention att(8, 4, 0.0);
-  const auto out = att->forward(torch::randn({1, 8}), torch::randn({1, 5, 8}), torch::zeros({1, 5}));
+  const auto out =
+      att->forward(torch::randn({1, 8}), torch::randn({1, 5, 8}), torch::zeros({1, 5}));
   EXPECT_TRUE(torch::allclose(out[0], att->o->bias, 1e-7, 1e-7));
   EXPECT_FALSE(torch::isnan(out).any().item<bool>());
 }
@@ -96,8 +99,8 @@ TEST(LoidModel, LossesReachEmbeddingsAttentionAndPredictor) {
   const auto mask = torch::ones({4, 3});
   const auto out = m->forward(torch::tensor({0, 1, 2, 3}, torch::kInt64),
                               torch::tensor({0, 1, 2, 0}, torch::kInt64), text, mask, text, mask);
-  const auto loss = torch::mse_loss(out.prediction, torch::full({4}, 3.0f)) +
-                    0.2 * triplet_loss(out, 1.0);
+  const auto loss =
+      torch::mse_loss(out.prediction, torch::full({4}, 3.0f)) + 0.2 * triplet_loss(out, 1.0);
   loss.backward();
   for (const auto& p : m->named_parameters()) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key();
@@ -105,7 +108,6 @@ TEST(LoidModel, LossesReachEmbeddingsAttentionAndPredictor) {
   }
   EXPECT_THROW(IdTextAttention(6, 4, 0.0), std::exception);
 }
-
 
 // Every (user, item) pair of a random model through LoidPrecomputed and through forward in eval
 // mode with the same contexts: empty contexts, gaps, a text projection, heads whose width is not a

@@ -50,9 +50,12 @@ Split split_of(const std::vector<SplitPart>& parts) {
   s.cold_item.assign(parts.size(), 0);
   for (std::size_t r = 0; r < parts.size(); ++r) {
     auto id = static_cast<std::int64_t>(r);
-    if (parts[r] == SplitPart::kTrain) s.train.push_back(id);
-    else if (parts[r] == SplitPart::kValidation) s.validation.push_back(id);
-    else s.test.push_back(id);
+    if (parts[r] == SplitPart::kTrain)
+      s.train.push_back(id);
+    else if (parts[r] == SplitPart::kValidation)
+      s.validation.push_back(id);
+    else
+      s.test.push_back(id);
   }
   return s;
 }
@@ -259,8 +262,9 @@ TEST(TextBaselines, UnknownModelIsUsageErrorListingValidNames) {
 TEST(WordVectors, FlatAndWinkLayouts) {
   const std::vector<std::string> vocab = {"<pad>", "<unk>", "good", "bad", "caf\xc3\xa9"};
   const WordVectors flat = load_word_vectors(
-      write_temp("flat.json",
-                 "{\"good\": [1, 2.5, -3e-1],\n \"other\": [0, 0, 0],\n \"caf\\u00e9\": [4, 5, 6]}"),
+      write_temp(
+          "flat.json",
+          "{\"good\": [1, 2.5, -3e-1],\n \"other\": [0, 0, 0],\n \"caf\\u00e9\": [4, 5, 6]}"),
       vocab);
   EXPECT_EQ(flat.dimensions, 3);
   EXPECT_EQ(flat.found, 2);
@@ -272,9 +276,10 @@ TEST(WordVectors, FlatAndWinkLayouts) {
 
   // wink-embeddings: metadata first, vectors with two extra numbers (norm, index) at the end.
   const WordVectors wink = load_word_vectors(
-      write_temp("wink.json",
-                 "{\"precision\":8,\"dimensions\":2,\"words\":[\"bad\",\"good\"],"
-                 "\"vectors\":{\"bad\":[0.5,-1,1.1,0],\"good\":[2,3,3.6,1]},\"unkVector\":[0,0,-1]}"),
+      write_temp(
+          "wink.json",
+          "{\"precision\":8,\"dimensions\":2,\"words\":[\"bad\",\"good\"],"
+          "\"vectors\":{\"bad\":[0.5,-1,1.1,0],\"good\":[2,3,3.6,1]},\"unkVector\":[0,0,-1]}"),
       vocab);
   EXPECT_EQ(wink.dimensions, 2);
   EXPECT_EQ(wink.found, 2);
@@ -300,8 +305,9 @@ TEST(WordVectors, MalformedFilesGiveClearErrors) {
   EXPECT_NE(err("list.json", "[1, 2]").find("one JSON object"), std::string::npos);
   EXPECT_NE(err("none.json", "{}").find("no word vectors"), std::string::npos);
   EXPECT_NE(err("num.json", "{\"good\": [1, 2-]}").find("malformed number"), std::string::npos);
-  EXPECT_NE(error_of<InputError>([&] { load_word_vectors("/nonexistent/vectors.json", vocab); })
-                .find("/nonexistent/vectors.json"),
+  EXPECT_NE(error_of<InputError>([&] {
+              load_word_vectors("/nonexistent/vectors.json", vocab);
+            }).find("/nonexistent/vectors.json"),
             std::string::npos);
 }
 

@@ -319,7 +319,8 @@ TEST_F(ServeServer, MetricsCountRequestsByEndpointAndStatus) {
   // Requests are counted after their response is written (httplib's logger), possibly on another
   // server thread than the next request: wait until the last one has been counted.
   const auto counted = [&] {
-    return s.metrics().requests("other", 404) >= 1 && s.metrics().requests("/v1/predict", 200) >= 2 &&
+    return s.metrics().requests("other", 404) >= 1 &&
+           s.metrics().requests("/v1/predict", 200) >= 2 &&
            s.metrics().requests("/v1/predict", 400) >= 1;
   };
   for (int tries = 0; tries < 200 && !counted(); ++tries)

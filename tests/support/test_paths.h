@@ -1,4 +1,5 @@
-// Paths the tests use: the source tree, its fixtures, and the optional real data beside the checkout.
+// Paths the tests use: the source tree, its fixtures, and the optional real data beside the
+// checkout.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,10 +13,18 @@
 
 namespace loid::testing {
 
-inline std::string source_dir() { return LOID_SOURCE_DIR; }
-inline std::string fixture(const std::string& rel) { return source_dir() + "/tests/fixtures/" + rel; }
-inline std::string golden(const std::string& rel) { return source_dir() + "/tests/golden/" + rel; }
-inline std::string cli_path() { return LOID_CLI_PATH; }
+inline std::string source_dir() {
+  return LOID_SOURCE_DIR;
+}
+inline std::string fixture(const std::string& rel) {
+  return source_dir() + "/tests/fixtures/" + rel;
+}
+inline std::string golden(const std::string& rel) {
+  return source_dir() + "/tests/golden/" + rel;
+}
+inline std::string cli_path() {
+  return LOID_CLI_PATH;
+}
 
 // ../shared/data beside the checkout, or "" when absent.
 inline std::string shared_data(const std::string& rel) {
@@ -44,6 +53,6 @@ inline std::string temp_dir(const std::string& name) {
 }  // namespace loid::testing
 
 // Skips the current test, saying so, when a shared data file is absent.
-#define LOID_REQUIRE_SHARED(var, rel)                                                     \
-  const std::string var = ::loid::testing::shared_data(rel);                              \
+#define LOID_REQUIRE_SHARED(var, rel)                        \
+  const std::string var = ::loid::testing::shared_data(rel); \
   if (var.empty()) GTEST_SKIP() << "../shared/data/" << (rel) << " absent; skipping real-data test"

@@ -48,8 +48,8 @@ inline LoidTrainOptions tiny_train_options(const std::string& data, const std::s
 // Trains a tiny run named `name` on a fresh corpus and returns its directory.
 inline std::string make_tiny_run(const std::string& name, std::int64_t users, std::int64_t items,
                                  std::uint64_t seed) {
-  const LoidTrainOptions o =
-      tiny_train_options(tiny_corpus(name + "_corpus", users, items, seed), temp_dir(name + "_run"));
+  const LoidTrainOptions o = tiny_train_options(tiny_corpus(name + "_corpus", users, items, seed),
+                                                temp_dir(name + "_run"));
   run_loid_train(o);
   return o.out;
 }

@@ -22,6 +22,6 @@ inline std::string use_lite_dir() {
 
 }  // namespace loid::testing
 
-#define REQUIRE_USE_LITE_PACKAGE()                                            \
+#define REQUIRE_USE_LITE_PACKAGE()                                              \
   if (!::loid::file_exists(::loid::default_use_lite_npm_dir() + "/model.json")) \
   GTEST_SKIP() << "USE-Lite npm package absent; run scripts/setup.sh"

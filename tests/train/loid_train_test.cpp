@@ -30,7 +30,9 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string tiny() { return testing::golden("bert/tiny"); }
+std::string tiny() {
+  return testing::golden("bert/tiny");
+}
 
 // A two-domain synthetic corpus, written once per process.
 const std::vector<std::string>& corpus() {
@@ -84,7 +86,8 @@ TEST(TextRegressor, LearnsRatingsFromWordsAndKeepsBaseWeights) {
   // The restored state is the best epoch's: predicting again gives the best validation MSE.
   const auto pred = predict_ratings(*enc, head, texts);
   double mse = 0;
-  for (std::size_t i = 0; i < pred.size(); ++i) mse += (pred[i] - ratings[i]) * (pred[i] - ratings[i]);
+  for (std::size_t i = 0; i < pred.size(); ++i)
+    mse += (pred[i] - ratings[i]) * (pred[i] - ratings[i]);
   EXPECT_NEAR(mse / pred.size(), r.best_validation_mse, 1e-5);
 }
 
@@ -117,7 +120,8 @@ void expect_same_tensors(const std::string& a, const std::string& b) {
 // torch's global generator starts from a random seed in every process; the runs must not depend on
 // what it holds when they start.
 TEST(Pretrain, SameSeedSameAdapterWhateverTheGlobalGeneratorHolds) {
-  const std::string a = testing::temp_dir("pretrain_det_a"), b = testing::temp_dir("pretrain_det_b");
+  const std::string a = testing::temp_dir("pretrain_det_a"),
+                    b = testing::temp_dir("pretrain_det_b");
   torch::manual_seed(111);
   run_pretrain(tiny_pretrain(a));
   torch::manual_seed(222);
@@ -140,8 +144,9 @@ TEST(Pretrain, WritesAPluginWithHeadAndProvenance) {
   EXPECT_EQ(a.metadata.at("domains").at(0).at("file"), corpus()[0]);
   EXPECT_TRUE(a.metadata.at("metrics").at("test").contains("f1"));
   // Refuses to overwrite.
-  EXPECT_NE(testing::error_of<UsageError>([&] { run_pretrain(tiny_pretrain(out)); }).find("--force"),
-            std::string::npos);
+  EXPECT_NE(
+      testing::error_of<UsageError>([&] { run_pretrain(tiny_pretrain(out)); }).find("--force"),
+      std::string::npos);
 }
 
 LoidTrainOptions tiny_train(const std::string& out) {
@@ -156,7 +161,9 @@ LoidTrainOptions tiny_train(const std::string& out) {
   return o;
 }
 
-json read_json(const std::string& p) { return json::parse(read_file(p)); }
+json read_json(const std::string& p) {
+  return json::parse(read_file(p));
+}
 
 TEST(LoidTrain, WritesACompleteRunDirectory) {
   const std::string plugin = testing::temp_dir("train_plugin");
@@ -244,9 +251,9 @@ TEST(ReadOptionsJson, RoundTripsAndDefaultsWhatIsMissing) {
   EXPECT_EQ(read_options_json(read_options_from_json(json())), read_options_json(ReadOptions{}));
   EXPECT_EQ(read_options_json(read_options_from_json(json{{"text", "review"}}))["duplicates"],
             "latest");
-  EXPECT_NE(testing::error_of<UsageError>(
-                [] { read_options_from_json(json{{"text", "title-only"}}); })
-                .find("title-only"),
+  EXPECT_NE(testing::error_of<UsageError>([] {
+              read_options_from_json(json{{"text", "title-only"}});
+            }).find("title-only"),
             std::string::npos);
 }
 
@@ -314,8 +321,8 @@ TEST(LoidTrain, FittedBiasesStartFromTheBiasesOnlyModel) {
   const RatingRows validation = rating_rows(d.dataset, d.split.validation);
   MfOptions base;
   base.seed = o.split.seed;
-  const BiasedMf b = select_mf(train, validation, d.dataset.num_users(), d.dataset.num_items(),
-                               {0}, {0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0}, base);
+  const BiasedMf b = select_mf(train, validation, d.dataset.num_users(), d.dataset.num_items(), {0},
+                               {0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0}, base);
 
   // No LoID epoch: the run is the starting point, i.e. the biases-only model.
   o.out = testing::temp_dir("train_fit_biases_0");
@@ -425,8 +432,8 @@ TEST(LoidTrain, Bf16ComputeDtypeIsRecordedReloadedAndKeptApartFromFp32) {
 
   const double v32 = m32["relora"]["validation_mse_before"].get<double>();
   const double v16 = m16["relora"]["validation_mse_before"].get<double>();
-  EXPECT_NE(v32, v16);                    // it did run in bf16
-  EXPECT_NEAR(v16, v32, 0.05 * v32);      // and stays close
+  EXPECT_NE(v32, v16);                // it did run in bf16
+  EXPECT_NEAR(v16, v32, 0.05 * v32);  // and stays close
 
   auto e2e = tiny_train(testing::temp_dir("train_bf16_e2e"));
   e2e.encoder_mode = EncoderMode::kEndToEnd;
@@ -467,8 +474,7 @@ namespace {
 TEST(LoidTrainCli, RunsWithPassiveThreadWaitUnlessTheUserChoseOtherwise) {
   const std::string data = testing::tiny_corpus("cli_wait_corpus", 30, 15, 3);
   const std::string base =
-      testing::cli_path() + " train --data " + data + " --encoder " +
-      testing::golden("bert/tiny") +
+      testing::cli_path() + " train --data " + data + " --encoder " + testing::golden("bert/tiny") +
       " --rank 4 --alpha 8 --relora-epochs 1 --relora-max-steps 1 -k 3 --heads 2 --hidden 8"
       " --epochs 1 --threads 1 --no-progress --force --out ";
   const std::string strip =

@@ -77,8 +77,8 @@ TEST(RunConfig, OlderRunsLoadWithDefaults) {
 TEST(RunConfig, MissingOrMalformedKeyNamesFileAndKey) {
   json s = settings_written_today();
   s["model"].erase("k");
-  std::string msg = testing::error_of<InputError>(
-      [&] { train_options_from_json(s, "runs/a/config.json"); });
+  std::string msg =
+      testing::error_of<InputError>([&] { train_options_from_json(s, "runs/a/config.json"); });
   EXPECT_NE(msg.find("runs/a/config.json"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'model.k'"), std::string::npos) << msg;
 

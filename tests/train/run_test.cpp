@@ -1,6 +1,6 @@
 // A finished run loaded for inference: the saved model reproduces the run's test metrics, predicts
-// for unknown ids and for a user given only by review texts, ranks unrated items, and refuses a data
-// file that changed since training.
+// for unknown ids and for a user given only by review texts, ranks unrated items, and refuses a
+// data file that changed since training.
 #include "train/run.h"
 
 #include <gtest/gtest.h>
@@ -71,7 +71,8 @@ TEST(Run, ChangedDataFileIsRefused) {
   const std::string copy = testing::temp_dir("run_test_changed") + "/run";
   std::filesystem::copy(tiny_run(), copy, std::filesystem::copy_options::recursive);
   auto config = nlohmann::json::parse(read_file(copy + "/config.json"));
-  config["data_fingerprint"]["crc32"] = config["data_fingerprint"]["crc32"].get<std::uint32_t>() ^ 1u;
+  config["data_fingerprint"]["crc32"] =
+      config["data_fingerprint"]["crc32"].get<std::uint32_t>() ^ 1u;
   write_file_atomic(copy + "/config.json", config.dump());
   EXPECT_NE(testing::error_of<InputError>([&] { LoadedRun r(copy); }).find("changed"),
             std::string::npos);
@@ -79,7 +80,6 @@ TEST(Run, ChangedDataFileIsRefused) {
   EXPECT_NE(testing::error_of<InputError>([&] { LoadedRun r(copy); }).find("finished"),
             std::string::npos);
 }
-
 
 TEST(Run, PrecomputedPathEqualsPredictWithUnknownIdsMixedIn) {
   const LoadedRun r(tiny_run());
@@ -116,7 +116,6 @@ TEST(Run, PrecomputedPathEqualsPredictWithUnknownIdsMixedIn) {
   for (std::size_t j = 0; j < a.size(); ++j) EXPECT_NEAR(a[j], b[j], 1e-5) << "item " << j;
   EXPECT_THROW(r.predict_precomputed({0, 1}, {0}), UsageError);
 }
-
 
 TEST(Run, RecommendScoresAlikeBeforeAndAfterTheTablesAreBuilt) {
   const LoadedRun r(tiny_run());
