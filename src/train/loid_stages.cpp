@@ -23,6 +23,7 @@
 #include "rec/mf.h"
 #include "train/loid_batch.h"
 #include "train/pretrain.h"
+#include "train/target_adapter.h"
 #include "train/text_regressor.h"
 
 namespace loid {
@@ -135,24 +136,20 @@ void load_target_adapter(Encoder& encoder, RatingHead& head, const std::string& 
 }
 
 // The target adapter as a PEFT directory, with its provenance (and the Re-LoRA head when given).
-void save_target_adapter(const TargetEncoder& target, const LoidTrainOptions& o, RatingHead* head,
-                         const json& record, const std::string& dir) {
-  PeftAdapter adapter = extract_target(target.encoder->module());
-  adapter.config = target.lora;
-  adapter.base_model = fs::path(target.dir).lexically_normal().filename();
-  adapter.metadata = {{"kind", "target_adapter"},
-                      {"domain", o.data},
-                      {"split_seed", o.split.seed},
-                      {"plugins", target.plugins}};
-  if (head) {
-    adapter.modules_to_save = {kRatingHeadName};
-    for (const auto& [name, t] : state_dict(**head, std::string(kRatingHeadName) + "."))
-      adapter.saved[name] = t;
-    adapter.metadata["relora"] = record;
-  } else {
-    adapter.metadata["encoder_mode"] = "end-to-end";
-  }
-  save_peft(dir, adapter);
+// The run's target adapter as a PEFT directory (train/target_adapter.h), with its provenance and,
+// after Re-LoRA, its rating head and the stage's record.
+void write_run_adapter(const TargetEncoder& target, const LoidTrainOptions& o, RatingHead* head,
+                       const json& record, const std::string& dir) {
+  json metadata = {{"kind", "target_adapter"},
+                   {"domain", o.data},
+                   {"split_seed", o.split.seed},
+                   {"plugins", target.plugins}};
+  if (head)
+    metadata["relora"] = record;
+  else
+    metadata["encoder_mode"] = "end-to-end";
+  save_target_adapter(dir, target.encoder->module(), target.lora, target.dir,
+                      head ? head->get() : nullptr, metadata);
 }
 
 void write_json(const std::string& path, const json& j) {
@@ -278,7 +275,7 @@ json run_relora(TargetEncoder& target, const TargetData& data, const LoidTrainOp
                 {"validation_mse_before", fit.initial_validation_mse},
                 {"validation_mse", fit.best_validation_mse},
                 {"curve", curve}};
-      save_target_adapter(target, o, &head, record, adapter_dir);
+      write_run_adapter(target, o, &head, record, adapter_dir);
       write_json(done, record);
       log("Re-LoRA: best epoch " + std::to_string(fit.best_epoch) + ", validation MSE " +
           std::to_string(fit.initial_validation_mse) + " -> " +
@@ -385,10 +382,8 @@ LoidModel build_loid_model(const LoidTrainOptions& o, const TargetData& data,
                            std::int64_t text_width, const RunSeeds& seeds, bool fit_start,
                            const StageLog& log) {
   const Dataset& ds = data.domain.dataset;
-  double sum = 0.0;
-  for (float r : data.train.rating) sum += r;
-  const auto mean = static_cast<float>(sum / static_cast<double>(data.train.size()));
-  LoidModelOptions mo = loid_model_options(o, ds.num_users(), ds.num_items(), text_width, mean);
+  LoidModelOptions mo = loid_model_options(o, ds.num_users(), ds.num_items(), text_width,
+                                           global_mean(data.train.rating));
   const bool mf = o.predictor == LoidPredictor::kMfText;
   // mf+text fits even when resuming: the fit decides the factor size (deterministic, seconds).
   const bool fit = starts_from_fit(o) && (fit_start || mf);
@@ -683,7 +678,7 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
     // The final adapter and the vectors it gives, for evaluation and serving.
     vectors = review_vector_table(*target.encoder, data.domain, data.visible, o.progress);
     save_vectors(run_dir + "/" + kRunVectors, vectors, data.visible);
-    save_target_adapter(target, o, nullptr, json(), run_dir + "/" + kRunTargetAdapter);
+    write_run_adapter(target, o, nullptr, json(), run_dir + "/" + kRunTargetAdapter);
   }
   return fit;
 }

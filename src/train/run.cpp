@@ -14,6 +14,7 @@
 #include "nn/state_dict.h"
 #include "nn/tensor_io.h"
 #include "train/loid_batch.h"
+#include "train/loid_stages.h"
 #include "train/loid_train.h"
 #include "train/pretrain.h"
 #include "train/run_config.h"
@@ -87,16 +88,9 @@ LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
     throw InputError(vpath, 0, "review ids out of range for " + data);
   vectors_.index_copy_(0, st["review_ids"], st["vectors"]);
 
-  LoidModelOptions mo;
-  mo.num_users = dataset_.num_users();
-  mo.num_items = dataset_.num_items();
-  mo.text_width = vectors_.size(1);
-  mo.embed_size = s.embed_size;
-  mo.heads = s.heads;
-  mo.hidden = s.hidden;
-  mo.dropout = s.dropout;
-  mo.id_biases = s.id_biases;
-  mo.predictor = s.predictor;
+  // The mean is a buffer, overwritten by the saved model below.
+  LoidModelOptions mo =
+      loid_model_options(s, dataset_.num_users(), dataset_.num_items(), vectors_.size(1), 3.0f);
   const std::string mpath = dir_ + "/" + kRunModel;
   const auto state = load_tensors(mpath);
   if (mo.predictor == LoidPredictor::kMfText) {
