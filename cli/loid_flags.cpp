@@ -115,6 +115,16 @@ void add_loid_flags(CLI::App& cmd, LoidTrainOptions& o) {
                "With --id-biases: start from the biases-only model fitted on the training "
                "ratings, biases then fixed (MLP output at zero; kept as epoch 0 if no epoch beats "
                "it on validation). Not in the paper");
+  cmd.add_option("--text-factors", o.text_factors,
+                 "mf+text: text factors of this many whitened review-vector dimensions (0 = off): "
+                 "each user's and item's MF factors plus a trained map of the mean of its context "
+                 "reviews' vectors; the MF then trains on with them. Not in the paper")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd.add_option("--text-factor-reg", o.text_factor_regularization,
+                 "mf+text: L2 weight on the text-factor maps")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd.add_option("--lr", o.learning_rate, "LoID Adam learning rate")->capture_default_str();
   cmd.add_option("--batch-size", o.batch_size, "LoID rows per step")
       ->check(CLI::Range(2, 1 << 20))

@@ -90,7 +90,69 @@ LoidModelImpl::LoidModelImpl(const LoidModelOptions& opt) : options_(opt) {
     user_factors->weight.zero_();
     item_factors->weight.zero_();
   }
+  if (opt.text_factors < 0) throw UsageError("LoID model: text_factors must be >= 0");
+  if (mf && opt.text_factors > 0) {
+    if (opt.mf_factors == 0) throw UsageError("LoID model: text factors need mf_factors > 0");
+    const auto map = torch::nn::LinearOptions(opt.text_factors, opt.mf_factors).bias(false);
+    user_text_factors = register_module("user_text_factors", torch::nn::Linear(map));
+    item_text_factors = register_module("item_text_factors", torch::nn::Linear(map));
+    torch::NoGradGuard no_grad;
+    user_text_factors->weight.zero_();
+    item_text_factors->weight.zero_();
+    text_mean = register_buffer("text_mean", torch::zeros({opt.text_width}));
+    text_basis = register_buffer("text_basis", torch::zeros({opt.text_factors, opt.text_width}));
+  }
   mean = register_buffer("mean", torch::tensor(opt.mean_rating, torch::kFloat32));
+}
+
+torch::Tensor LoidModelImpl::text_factor_input(const torch::Tensor& text,
+                                               const torch::Tensor& mask) const {
+  const auto n = mask.sum(1, true);                                      // (B, 1)
+  const auto x = (text * mask.unsqueeze(-1)).sum(1) / n.clamp_min(1.0);  // (B, D)
+  const auto z = torch::matmul(x - text_mean, text_basis.t());           // (B, P)
+  return z * (n > 0).to(z.scalar_type());  // rows without reviews: zero, not -basis . mean
+}
+
+torch::Tensor LoidModelImpl::penalty(const torch::Tensor& users, const torch::Tensor& items) {
+  if (!user_factors) return torch::zeros({}, mean.options());
+  const auto u = clamp_ids(users, options_.num_users);
+  const auto i = clamp_ids(items, options_.num_items);
+  const auto rows = user_bias(u).pow(2).sum(1) + item_bias(i).pow(2).sum(1) +
+                    user_factors(u).pow(2).sum(1) + item_factors(i).pow(2).sum(1);  // (B)
+  auto p = options_.mf_regularization * rows.mean();
+  if (user_text_factors)
+    p = p + options_.text_factor_regularization *
+                (user_text_factors->weight.pow(2).sum() + item_text_factors->weight.pow(2).sum());
+  return p;
+}
+
+std::pair<torch::Tensor, torch::Tensor> text_whitening(const torch::Tensor& vectors,
+                                                       std::int64_t dims) {
+  torch::NoGradGuard no_grad;
+  const auto x = vectors.to(torch::kFloat64);
+  const std::int64_t n = x.size(0), d = x.size(1);
+  const auto mean = n > 0 ? x.mean(0) : torch::zeros({d}, torch::kFloat64);
+  auto basis = torch::zeros({dims, d}, torch::kFloat64);
+  if (n >= 2 && dims > 0) {
+    const auto c = x - mean;
+    const auto cov = torch::matmul(c.t(), c) / static_cast<double>(n - 1);  // (D, D)
+    const auto [values, directions] = torch::linalg_eigh(cov, "L");         // ascending eigenvalues
+    const double top = values[d - 1].item<double>();
+    for (std::int64_t j = 0; j < std::min(dims, d); ++j) {
+      const double v = values[d - 1 - j].item<double>();
+      if (!(v > 1e-10 * top)) break;  // beyond the data's rank: zero rows
+      basis[j] = directions.select(1, d - 1 - j) / std::sqrt(v);
+    }
+  }
+  return {mean.to(torch::kFloat32), basis.to(torch::kFloat32)};
+}
+
+void set_text_whitening(LoidModelImpl& model, const torch::Tensor& vectors) {
+  if (!model.user_text_factors) return;
+  const auto [m, b] = text_whitening(vectors, model.options().text_factors);
+  torch::NoGradGuard no_grad;
+  model.text_mean.copy_(m);
+  model.text_basis.copy_(b);
 }
 
 torch::Tensor LoidModelImpl::clamp_ids(const torch::Tensor& ids, std::int64_t known) const {
@@ -115,8 +177,14 @@ LoidOutput LoidModelImpl::forward(const torch::Tensor& users, const torch::Tenso
   out.prediction = predictor->forward(torch::cat({out.v_u, out.v_i}, 1)).squeeze(-1) + mean;
   if (options_.id_biases)
     out.prediction = out.prediction + user_bias(u).squeeze(-1) + item_bias(i).squeeze(-1);
-  if (user_factors)
-    out.prediction = out.prediction + (user_factors(u) * item_factors(i)).sum(1);  // (B)
+  if (user_factors) {
+    auto f_u = user_factors(u), f_i = item_factors(i);  // (B, F)
+    if (user_text_factors) {
+      f_u = f_u + user_text_factors(text_factor_input(user_text, user_mask));
+      f_i = f_i + item_text_factors(text_factor_input(item_text, item_mask));
+    }
+    out.prediction = out.prediction + (f_u * f_i).sum(1);  // (B)
+  }
   return out;
 }
 
@@ -224,6 +292,22 @@ LoidPrecomputed::LoidPrecomputed(LoidModelImpl& model,
     factors_ = o.mf_factors;
     user_factors_ = to_vector(model.user_factors->weight);
     item_factors_ = to_vector(model.item_factors->weight);
+  }
+  if (model.user_text_factors) {
+    // Each row's text factors depend only on its fixed context: fold them into its factors.
+    const auto fold = [&](const std::vector<std::int64_t>& contexts, torch::nn::Linear& map,
+                          std::vector<float>& factors) {
+      const auto rows = static_cast<std::int64_t>(contexts.size() / k);
+      if (rows == 0) return;
+      const auto ids = torch::tensor(contexts, torch::kInt64);
+      const auto mask = (ids >= 0).to(torch::kFloat32).view({rows, static_cast<std::int64_t>(k)});
+      const auto text = vectors.index_select(0, ids.clamp_min(0))
+                            .view({rows, static_cast<std::int64_t>(k), -1});  // (rows, k, D)
+      const auto add = to_vector(map(model.text_factor_input(text, mask)));   // (rows, F)
+      for (std::size_t j = 0; j < add.size(); ++j) factors[j] += add[j];
+    };
+    fold(user_contexts, model.user_text_factors, user_factors_);
+    fold(item_contexts, model.item_text_factors, item_factors_);
   }
 }
 

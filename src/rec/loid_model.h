@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loid {
@@ -34,6 +35,17 @@ struct LoidModelOptions {
                                 // paper; off by default)
   LoidPredictor predictor = LoidPredictor::kMlp;
   std::int64_t mf_factors = 0;  // kMfText: size of the factor vectors f_u, f_i (>= 0)
+  // kMfText, > 0: text factors. The factors become f_u + T_u z_u and f_i + T_i z_i, where z_u is
+  // the mean of the user's context review vectors, whitened to this many dimensions (the buffers
+  // text_mean and text_basis, set by set_text_whitening), and T_u, T_i are trained maps that start
+  // at zero. A user's tastes then come from what its reviews talk about, not only from its few
+  // ratings. 0 = off. Not in the paper.
+  std::int64_t text_factors = 0;
+  // kMfText: the training penalty (LoidModelImpl::penalty): L2 on the biases and ID factors of a
+  // batch's rows, as the fitted MF had (MfOptions::regularization) ...
+  double mf_regularization = 0.0;
+  // ... and on the text-factor maps T_u, T_i (sum of squares).
+  double text_factor_regularization = 0.0;
 };
 
 // Multi-head attention of one query vector per row over up to k key/value vectors, with a mask.
@@ -81,13 +93,33 @@ class LoidModelImpl : public torch::nn::Module {
   torch::nn::Embedding user_bias{nullptr}, item_bias{nullptr};  // when id_biases or kMfText
   // kMfText: the MF factors f_u, f_i (rows num_users / num_items are the unknown ids, kept zero).
   torch::nn::Embedding user_factors{nullptr}, item_factors{nullptr};
+  // text_factors > 0: the maps T_u, T_i (text_factors -> mf_factors, no bias) and the whitening
+  // of review vectors: z = text_basis (x - text_mean), buffers (D) and (text_factors, D).
+  torch::nn::Linear user_text_factors{nullptr}, item_text_factors{nullptr};
+  torch::Tensor text_mean, text_basis;
   torch::Tensor mean;  // buffer ()
+
+  // The training penalty of a batch's rows (users, items: (B) int64): mf_regularization times
+  // the mean over rows of b_u^2 + b_i^2 + |f_u|^2 + |f_i|^2, plus text_factor_regularization times
+  // |T_u|^2 + |T_i|^2. Zero for the mlp predictor.
+  torch::Tensor penalty(const torch::Tensor& users, const torch::Tensor& items);
+  // Whitened mean of a side's context vectors: (B, k, D), mask (B, k) -> (B, text_factors); a row
+  // with no reviews gives zero.
+  torch::Tensor text_factor_input(const torch::Tensor& text, const torch::Tensor& mask) const;
 
  private:
   torch::Tensor clamp_ids(const torch::Tensor& ids, std::int64_t known) const;
   LoidModelOptions options_;
 };
 TORCH_MODULE(LoidModel);
+
+// PCA whitening of review vectors (R, D), computed in double: the mean (D) and the top `dims`
+// principal directions, each divided by its standard deviation, as rows (dims, D). Directions
+// beyond the data's rank (or beyond D) are zero rows.
+std::pair<torch::Tensor, torch::Tensor> text_whitening(const torch::Tensor& vectors,
+                                                       std::int64_t dims);
+// Sets the model's text_mean and text_basis from text_whitening(vectors, options().text_factors).
+void set_text_whitening(LoidModelImpl& model, const torch::Tensor& vectors);
 
 // LoID's predictions for known users and items whose review contexts are fixed (evaluation and
 // serving), with everything that does not depend on the pair computed once: per user and per item

@@ -343,6 +343,10 @@ LoidModelOptions loid_model_options(const LoidTrainOptions& o, std::int64_t num_
   mo.id_biases = o.id_biases;
   mo.mean_rating = mean_rating;
   mo.predictor = o.predictor;
+  if (o.predictor == LoidPredictor::kMfText) {
+    mo.text_factors = o.text_factors;
+    mo.text_factor_regularization = o.text_factor_regularization;
+  }
   return mo;
 }
 
@@ -379,8 +383,9 @@ bool starts_from_fit(const LoidTrainOptions& o) {
 }
 
 LoidModel build_loid_model(const LoidTrainOptions& o, const TargetData& data,
-                           std::int64_t text_width, const RunSeeds& seeds, bool fit_start,
+                           const torch::Tensor& vectors, const RunSeeds& seeds, bool fit_start,
                            const StageLog& log) {
+  const std::int64_t text_width = vectors.size(1);
   const Dataset& ds = data.domain.dataset;
   LoidModelOptions mo = loid_model_options(o, ds.num_users(), ds.num_items(), text_width,
                                            global_mean(data.train.rating));
@@ -393,18 +398,24 @@ LoidModel build_loid_model(const LoidTrainOptions& o, const TargetData& data,
     start = fit_start_model(o, data, seeds, chosen);
     mo.mf_factors = start.factors();
   }
+  // With text factors the MF trains on with the text, under the fitted MF's own regularisation.
+  const bool text_factors = mf && mo.text_factors > 0;
+  if (text_factors) mo.mf_regularization = chosen.regularization;
   torch::manual_seed(seeds.model);
   LoidModel model(mo);
-  // The fitted terms are the regularised optimum; trained on without regularisation they only
-  // overfit the training ratings, so they stay fixed and the rest learns the residual.
-  if (starts_from_fit(o)) {
+  // Otherwise the fitted terms are the regularised optimum; trained on without regularisation they
+  // only overfit the training ratings, so they stay fixed and the rest learns the residual.
+  if (starts_from_fit(o) && !text_factors) {
     model->user_bias->weight.set_requires_grad(false);
     model->item_bias->weight.set_requires_grad(false);
   }
-  if (mf) {
+  if (mf && !text_factors) {
     model->user_factors->weight.set_requires_grad(false);
     model->item_factors->weight.set_requires_grad(false);
   }
+  // Whitening from the training reviews' vectors only (in end-to-end mode, the initial ones).
+  if (text_factors)
+    set_text_whitening(*model, vectors.index_select(0, torch::tensor(data.train.review)));
   if (!fit || !fit_start) return model;
   // Start from the fitted model; the MLP's output layer at zero adds nothing yet.
   torch::NoGradGuard no_grad;
@@ -552,7 +563,7 @@ EpochLoss train_epoch(int epoch, LoidModel& model, TargetEncoder& target, const 
         model->forward(in.users, in.items, in.user_text, in.user_mask, in.item_text, in.item_mask);
     const auto mse_loss = torch::mse_loss(out.prediction, torch::tensor(y, torch::kFloat32));
     const auto trip = triplet_loss(out, o.margin);
-    (mse_loss + o.lambda * trip).backward();
+    (mse_loss + o.lambda * trip + model->penalty(in.users, in.items)).backward();
     optimizer.step();
     const double lm = mse_loss.item<double>(), lt = trip.item<double>();
     if (!std::isfinite(lm) || !std::isfinite(lt))

@@ -96,15 +96,18 @@ torch::Tensor review_vectors(const TargetEncoder& target, const TargetData& data
 
 // Stage 5: the LoID model, initialised from seeds.model. With fit_id_biases its biases, with the
 // mf+text predictor a biased MF (biases and factors), are fitted on the training ratings
-// (seeds.fitted_start), kept fixed, and the prediction MLP's output set to zero, so that the model
-// starts as that classical model. `fit_start` false (resuming) skips setting the fitted values.
+// (seeds.fitted_start), kept fixed (mf+text with text factors: trained on, regularised), and the
+// prediction MLP's output set to zero, so that the model starts as that classical model.
+// `fit_start` false (resuming) skips setting the fitted values.
 LoidModelOptions loid_model_options(const LoidTrainOptions& options, std::int64_t num_users,
                                     std::int64_t num_items, std::int64_t text_width,
                                     float mean_rating);
 // Whether the model starts from a classical fit (--fit-id-biases, or the mf+text predictor).
 bool starts_from_fit(const LoidTrainOptions& options);
+// vectors: the (R, D) review-vector table (its width sizes the model; the rows of training reviews
+// whiten the text factors).
 LoidModel build_loid_model(const LoidTrainOptions& options, const TargetData& data,
-                           std::int64_t text_width, const RunSeeds& seeds, bool fit_start,
+                           const torch::Tensor& vectors, const RunSeeds& seeds, bool fit_start,
                            const StageLog& log);
 
 // The model's parameters and buffers by name (model.safetensors).

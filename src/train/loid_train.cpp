@@ -217,7 +217,7 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o, const LoidTrainHooks& 
   TargetEncoder target = load_target_encoder(o, seeds);
   const json relora = run_relora(target, data, o, seeds, o.out, resume_text, log);
   torch::Tensor vectors = review_vectors(target, data, o, o.out, resume_text, log);
-  LoidModel model = build_loid_model(o, data, target.encoder->width(), seeds, !o.resume, log);
+  LoidModel model = build_loid_model(o, data, vectors, seeds, !o.resume, log);
   const LoidFit fit =
       fit_loid(model, target, data, vectors, o, seeds, o.out, o.resume, log, hooks.after_epoch);
   if (fit.interrupted) {

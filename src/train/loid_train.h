@@ -76,7 +76,12 @@ struct LoidTrainOptions {
   LoidPredictor predictor = LoidPredictor::kMlp;
   std::vector<int> mf_factors = {4, 8, 16, 32};                              // mf+text grid
   std::vector<double> mf_regularization = {0.01, 0.05, 0.1, 0.2, 0.5, 1.0};  // mf+text grid
-  double learning_rate = 1e-3;                                               // Adam
+  // mf+text: text factors of this many whitened dimensions (LoidModelOptions::text_factors; 0 =
+  // off). With them the fitted MF keeps training, under its own L2 regularisation, jointly with
+  // the text-factor maps (L2 weight text_factor_regularization). Not in the paper.
+  std::int64_t text_factors = 64;
+  double text_factor_regularization = 0.01;
+  double learning_rate = 1e-3;  // Adam
   double weight_decay = 0.0;
   std::int64_t batch_size = 64;
   int epochs = 30;                  // upper bound

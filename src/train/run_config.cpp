@@ -63,6 +63,8 @@ json train_config_json(const LoidTrainOptions& o) {
     c["model"]["predictor"] = to_string(o.predictor);
     c["model"]["mf_factors"] = o.mf_factors;
     c["model"]["mf_regularization"] = o.mf_regularization;
+    c["model"]["text_factors"] = o.text_factors;
+    c["model"]["text_factor_regularization"] = o.text_factor_regularization;
   }
   return c;
 }
@@ -185,6 +187,12 @@ LoidTrainOptions train_options_from_json(const json& settings, const std::string
     o.predictor = r.parsed({"model", "predictor"}, parse_loid_predictor);
     o.mf_factors = r.get<std::vector<int>>({"model", "mf_factors"});
     o.mf_regularization = r.get<std::vector<double>>({"model", "mf_regularization"});
+    // Absent in mf+text runs written before text factors existed: off.
+    o.text_factors = 0;
+    if (r.has({"model", "text_factors"})) {
+      o.text_factors = r.get<std::int64_t>({"model", "text_factors"});
+      o.text_factor_regularization = r.get<double>({"model", "text_factor_regularization"});
+    }
   }
 
   o.lambda = r.get<double>({"training", "lambda"});

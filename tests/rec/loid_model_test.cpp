@@ -119,9 +119,19 @@ void expect_precomputed_equals_forward(LoidModelOptions o) {
     // Larger IDs than the training init, so that attention weights are far from uniform.
     m->user_embedding->weight.normal_(0.0, 1.0);
     m->item_embedding->weight.normal_(0.0, 1.0);
-    if (o.id_biases) {
+    if (m->user_bias) {
       m->user_bias->weight.normal_(0.0, 0.5);
       m->item_bias->weight.normal_(0.0, 0.5);
+    }
+    if (m->user_factors) {
+      m->user_factors->weight.normal_(0.0, 0.5);
+      m->item_factors->weight.normal_(0.0, 0.5);
+    }
+    if (m->user_text_factors) {
+      m->user_text_factors->weight.normal_(0.0, 0.5);
+      m->item_text_factors->weight.normal_(0.0, 0.5);
+      m->text_mean.normal_(0.0, 0.5);
+      m->text_basis.normal_(0.0, 0.3);
     }
   }
   const std::size_t k = 3;
@@ -188,6 +198,64 @@ TEST(LoidModel, PrecomputedEqualsForwardWithProjectionAndBiases) {
   o.embed_size = 12;  // a text projection; heads of width 4
   o.id_biases = true;
   expect_precomputed_equals_forward(o);
+}
+
+TEST(LoidModel, PrecomputedEqualsForwardWithMfAndTextFactors) {
+  torch::manual_seed(8);
+  LoidModelOptions o = model_options(5, 4, 16, 2, 7);
+  o.predictor = LoidPredictor::kMfText;
+  o.mf_factors = 3;
+  o.text_factors = 4;
+  expect_precomputed_equals_forward(o);
+}
+
+TEST(LoidModel, TextFactorsStartAtZeroAndIgnoreEmptyContexts) {
+  torch::manual_seed(9);
+  LoidModelOptions o = small();
+  o.predictor = LoidPredictor::kMfText;
+  o.mf_factors = 2;
+  o.text_factors = 3;
+  LoidModel m(o);
+  EXPECT_EQ(m->user_text_factors->weight.abs().sum().item<float>(), 0.0f);
+  EXPECT_EQ(m->item_text_factors->weight.abs().sum().item<float>(), 0.0f);
+  {
+    torch::NoGradGuard no_grad;
+    m->text_mean.normal_();
+    m->text_basis.normal_();
+  }
+  const auto text = torch::randn({2, 4, 8});
+  const auto mask = torch::tensor({{1.f, 0.f, 1.f, 0.f}, {0.f, 0.f, 0.f, 0.f}});
+  const auto z = m->text_factor_input(text, mask);  // (2, 3)
+  const auto mean0 = (text[0][0] + text[0][2]) / 2;
+  const auto want = torch::matmul(m->text_basis, mean0 - m->text_mean);
+  EXPECT_TRUE(torch::allclose(z[0], want, 1e-5, 1e-5));
+  EXPECT_EQ(z[1].abs().sum().item<float>(), 0.0f);  // no reviews: zero, not -basis . mean
+  o.mf_factors = 0;
+  EXPECT_THROW(LoidModel{o}, UsageError);
+}
+
+TEST(LoidModel, TextWhiteningDecorrelatesTheTopDirections) {
+  torch::manual_seed(10);
+  // 400 points of rank 3 in 6 dimensions, with very different variances per direction.
+  const auto latent = torch::randn({400, 3}) * torch::tensor({5.0f, 2.0f, 0.5f});
+  const auto mix = torch::randn({3, 6});
+  const auto x = torch::matmul(latent, mix) + torch::tensor({1.f, -2.f, 3.f, 0.f, 0.f, 7.f});
+  const auto [mean, basis] = text_whitening(x, 5);
+  ASSERT_EQ(basis.sizes(), (std::vector<std::int64_t>{5, 6}));
+  EXPECT_TRUE(torch::allclose(mean, x.mean(0), 1e-4, 1e-4));
+  const auto z = torch::matmul(x - mean, basis.t()).to(torch::kFloat64);  // (400, 5)
+  const auto cov = torch::matmul(z.t(), z) / 399.0;
+  // The first three: unit variance, uncorrelated; beyond the rank: zero rows.
+  const auto eye = torch::eye(3, torch::kFloat64);
+  EXPECT_LT((cov.slice(0, 0, 3).slice(1, 0, 3) - eye).abs().max().item<double>(), 1e-3);
+  EXPECT_EQ(basis.slice(0, 3, 5).abs().sum().item<float>(), 0.0f);
+  // Ordered by variance: the first direction carries the most of the raw data's spread.
+  const auto raw = [&](std::int64_t j) {
+    const auto d = basis[j] / basis[j].norm();
+    return torch::matmul(x - mean, d).var().item<double>();
+  };
+  EXPECT_GT(raw(0), raw(1));
+  EXPECT_GT(raw(1), raw(2));
 }
 
 }  // namespace

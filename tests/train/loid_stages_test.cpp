@@ -82,7 +82,8 @@ TEST(LoidStages, ModelStageStartsFromTheFittedBiases) {
   o.fit_id_biases = true;
   const TargetData d = load_target_data(o, quiet);
   const RunSeeds seeds = run_seeds(o.split.seed);
-  LoidModel m = build_loid_model(o, d, 16, seeds, /*fit_start=*/true, quiet);
+  const torch::Tensor vectors = torch::zeros({d.domain.dataset.num_reviews(), 16});
+  LoidModel m = build_loid_model(o, d, vectors, seeds, /*fit_start=*/true, quiet);
   EXPECT_EQ(m->predictor_out->weight.abs().sum().item<float>(), 0.0f);
   EXPECT_FALSE(m->user_bias->weight.requires_grad());
   const RatingRows tr{d.train.user, d.train.item, d.train.rating};
@@ -96,7 +97,7 @@ TEST(LoidStages, ModelStageStartsFromTheFittedBiases) {
     EXPECT_FLOAT_EQ(m->user_bias->weight[static_cast<std::int64_t>(u)][0].item<float>(),
                     b.user_biases()[u]);
   // Without a fit (resuming), the biases keep their initial zeros.
-  LoidModel fresh = build_loid_model(o, d, 16, seeds, /*fit_start=*/false, quiet);
+  LoidModel fresh = build_loid_model(o, d, vectors, seeds, /*fit_start=*/false, quiet);
   EXPECT_EQ(fresh->user_bias->weight.abs().sum().item<float>(), 0.0f);
 }
 

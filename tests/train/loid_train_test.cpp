@@ -381,21 +381,48 @@ TEST(LoidTrain, MfTextPredictorStartsAsTheFittedMfAndServesTheSame) {
   ASSERT_EQ(got.size(), expected.size());
   for (std::size_t j = 0; j < got.size(); ++j) EXPECT_NEAR(got[j], expected[j], 1e-5) << j;
 
-  // Trained: the text part moves the predictions, the MF part stays as fitted, and the serving
-  // tables (LoidPrecomputed) give the model's own predictions.
+  // Trained without text factors: the text part moves the predictions, the MF part stays as
+  // fitted, and the serving tables (LoidPrecomputed) give the model's own predictions.
   o.out = testing::temp_dir("train_mf_text_4");
   o.epochs = 4;
   o.patience = 4;
+  o.text_factors = 0;
   run_loid_train(o);
   const LoadedRun run(o.out);
   const auto state = load_tensors(o.out + "/" + kRunModel);
   EXPECT_EQ(state.at("user_factors.weight").size(1), chosen.factors);
+  EXPECT_EQ(state.count("user_text_factors.weight"), 0u);
   const auto f = mf.user_factors();
   EXPECT_NEAR(state.at("user_factors.weight")[0][0].item<float>(), f[0], 1e-7);
   const auto plain = run.predict(test.user, test.item);
   const auto served = run.predict_precomputed(test.user, test.item);
   for (std::size_t j = 0; j < plain.size(); ++j) EXPECT_NEAR(served[j], plain[j], 1e-5) << j;
-  EXPECT_EQ(read_json(o.out + "/" + kRunConfig)["settings"]["model"]["predictor"], "mf+text");
+  const json settings = read_json(o.out + "/" + kRunConfig)["settings"]["model"];
+  EXPECT_EQ(settings["predictor"], "mf+text");
+  EXPECT_EQ(settings["text_factors"], 0);
+
+  // With text factors the MF trains on with them (regularised), the maps leave zero when an epoch
+  // is kept, and serving still equals the model.
+  o.out = testing::temp_dir("train_mf_text_tf");
+  o.text_factors = 6;
+  const json mt = run_loid_train(o).metrics;
+  const LoadedRun tf(o.out);
+  const auto tf_state = load_tensors(o.out + "/" + kRunModel);
+  ASSERT_EQ(tf_state.at("user_text_factors.weight").sizes(),
+            (std::vector<std::int64_t>{chosen.factors, 6}));
+  EXPECT_EQ(tf_state.at("text_basis").size(0), 6);
+  const float maps = tf_state.at("user_text_factors.weight").abs().sum().item<float>();
+  if (mt["best_epoch"].get<int>() > 0) {  // a trained epoch was kept: maps and factors moved
+    EXPECT_GT(maps, 0.0f);
+    EXPECT_GT(std::abs(tf_state.at("user_factors.weight")[0][0].item<float>() - f[0]), 1e-7);
+  } else {  // epoch 0 kept: exactly the fitted MF, maps at zero
+    EXPECT_EQ(maps, 0.0f);
+  }
+  const auto tf_plain = tf.predict(test.user, test.item);
+  const auto tf_served = tf.predict_precomputed(test.user, test.item);
+  for (std::size_t j = 0; j < tf_plain.size(); ++j)
+    EXPECT_NEAR(tf_served[j], tf_plain[j], 1e-5) << j;
+  EXPECT_EQ(read_json(o.out + "/" + kRunConfig)["settings"]["model"]["text_factors"], 6);
 }
 
 TEST(LoidTrain, PaperLeakyProtocolIsLabelledEverywhere) {
