@@ -13,7 +13,8 @@ void add_demo(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "demo",
       "End-to-end run: synthetic two-domain corpus (or --data/--source files) -> leak-free split "
-      "-> baselines -> source plugin -> LoID with and without it -> one table");
+      "-> baselines -> source plugin -> LoID with and without it, and MF + text factors -> one "
+      "table");
   cmd->add_option("--data", opts->data, "Target-domain reviews file (default: synthesise)");
   cmd->add_option("--source", opts->sources, "Source-domain reviews file(s) for the plugin");
   cmd->add_option("--out", opts->out, "Working directory")->capture_default_str();

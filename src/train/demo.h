@@ -19,8 +19,12 @@ struct DemoOptions {
   std::string out = "runs/demo";     // working directory: corpus, split.tsv, plugin, runs
   std::uint64_t seed = 1;            // split seed (and corpus seed when synthesising)
   ReadOptions read;                  // how the files are read (--text, --duplicates, ...)
-  std::int64_t synth_users = 300;    // users per synthetic domain
-  std::int64_t synth_items = 120;    // items per synthetic domain
+  // The synthetic corpus is one where reviews carry what ratings alone cannot: ratings depend on
+  // how an item does on the aspects its user cares about (item qualities centred over aspects, so
+  // averages do not see it), users have about 5 reviews each, and the review words say which
+  // aspects a user writes about and how items fare on them (no rating-specific words).
+  std::int64_t synth_users = 1000;   // users per synthetic domain
+  std::int64_t synth_items = 60;     // items per synthetic domain
   bool loid = true;                  // also pretrain a plugin and train LoID (else baselines only)
   std::string encoder_dir;           // "" = installed default (USE-Lite)
   std::int64_t pretrain_steps = 40;  // plugin training steps (batch 32); 0 = full epochs
@@ -44,8 +48,10 @@ struct DemoResult {
   double mf_test_mse = 0.0;           // biased MF, size and regularisation chosen on validation
   double loid_test_mse = 0.0;         // LoID without a plugin (NaN when loid is off)
   double loid_plugin_test_mse = 0.0;  // LoID with the source plugin
+  double loid_mf_test_mse = 0.0;      // LoID, MF + text factors, with the plugin's text stage
   double plugin_test_mse = 0.0;       // the plugin's own task on the source (review -> rating)
   std::string run_dir;                // the LoID-with-plugin run (for eval/predict/serve)
+  std::string mf_run_dir;             // the MF + text factors run
 };
 
 // Runs the demo, writing a human-readable account to `out`. Throws on bad input files.
