@@ -275,6 +275,8 @@ std::int64_t time_field(const Fields& f) {
     if (s.empty() || *end != '\0' || !std::isfinite(t)) return 0;  // e.g. a date string: no time
   }
   if (std::fabs(t) > kMillisecondThreshold) t /= 1000.0;
+  // Beyond int64 seconds is no time either (and converting it would be undefined behaviour).
+  if (!(t > -0x1p63 && t < 0x1p63)) return 0;
   return static_cast<std::int64_t>(t);
 }
 

@@ -16,8 +16,11 @@ void check_sizes(const std::vector<float>& p, const std::vector<float>& t) {
   }
 }
 
+// Clamped before the conversion to int, which is undefined for values beyond int's range (and
+// gave 1 star for +1e30 on x86). NaN counts as 1 star.
 int star(float r) {
-  return std::clamp(static_cast<int>(std::floor(r + 0.5f)), 1, 5);
+  if (std::isnan(r)) return 1;
+  return static_cast<int>(std::clamp(std::floor(r + 0.5f), 1.0f, 5.0f));
 }
 }  // namespace
 

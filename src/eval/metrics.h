@@ -26,8 +26,9 @@ struct ClassMetrics {
   double accuracy = 0.0;
 };
 
-// Rounds predictions and targets to the nearest star in 1..5 (halves round up) and scores them as a
-// 5-class problem; classes absent from the targets carry zero weight (scikit-learn's "weighted").
+// Rounds predictions and targets to the nearest star in 1..5 (halves round up; values beyond the
+// stars, infinities included, to 1 or 5; NaN to 1) and scores them as a 5-class problem; classes
+// absent from the targets carry zero weight (scikit-learn's "weighted").
 ClassMetrics rounded_class_metrics(const std::vector<float>& predictions,
                                    const std::vector<float>& targets);
 

@@ -191,6 +191,7 @@ std::set<std::string> listed_flags(const std::string& help) {
 }
 
 TEST(CliFlags, HelpListsTheSameFlagsAsBeforeTheyWereShared) {
+  LOID_REQUIRE_CLI();
   const std::string log = testing::temp_dir("cli_flags") + "/help.txt";
   for (const auto& [command, flags] : kFlags) {
     const std::string cmd =

@@ -277,6 +277,27 @@ TEST_F(ReaderTest, TsvWithHeaderAliases) {
   expect_accounting(f);
 }
 
+// Found by tests/fuzz/reader_fuzz.cpp under UBSan: a time beyond int64 seconds was converted to
+// int64 (undefined behaviour). Such a time is no time, like a date string.
+TEST_F(ReaderTest, TimesBeyondInt64AreNoTime) {
+  const std::string path = temp_dir("reader_times") + "/times.json";
+  write_bytes(
+      path,
+      "{\"reviewerID\": \"U1\", \"asin\": \"I1\", \"overall\": 4, \"unixReviewTime\": 1.5e300}\n"
+      "{\"reviewerID\": \"U2\", \"asin\": \"I1\", \"overall\": 4, \"unixReviewTime\": -1e30}\n"
+      "{\"reviewerID\": \"U3\", \"asin\": \"I1\", \"overall\": 4, \"time\": \"9.3e21\"}\n"
+      "{\"reviewerID\": \"U4\", \"asin\": \"I1\", \"overall\": 4, \"time\": \"9.2e21\"}\n"
+      "{\"reviewerID\": \"U5\", \"asin\": \"I1\", \"overall\": 4, \"time\": 1500000000000}\n");
+  const ReviewFile f = read_reviews(path);
+  ASSERT_EQ(f.reviews.size(), 5u);
+  EXPECT_EQ(f.reviews[0].time, 0);
+  EXPECT_EQ(f.reviews[1].time, 0);
+  EXPECT_EQ(f.reviews[2].time, 0);  // 9.3e18 s after the millisecond conversion: beyond int64
+  EXPECT_EQ(f.reviews[3].time, 9200000000000000000);  // 9.2e18 s still fits
+  EXPECT_EQ(f.reviews[4].time, 1500000000);
+  expect_accounting(f);
+}
+
 TEST_F(ReaderTest, CsvQuotingAndMultiLineFields) {
   const ReviewFile f = read_reviews(fixture("reviews/reviews.csv"));
   EXPECT_EQ(f.report.format, "csv");

@@ -63,6 +63,11 @@ TEST(Split, SizesFollowTheFloorRule) {
   o.test = 0.29;  // 100 * 0.29 is 28.999999999999996 in doubles; the rule still gives 29
   EXPECT_EQ(split_sizes(100, o).test, 29);
   EXPECT_EQ(split_sizes(100, o).validation, 21);
+  o.validation = 0.29;  // the same rule for validation
+  o.test = 0.21;
+  EXPECT_EQ(split_sizes(100, o).validation, 29);
+  EXPECT_EQ(split_sizes(100, o).test, 21);
+  EXPECT_EQ(split_sizes(100, o).train, 50);
 }
 
 TEST(Split, OptionsAreValidated) {
@@ -142,6 +147,27 @@ TEST(Split, HandDatasetColdFlagsAndCounts) {
   EXPECT_EQ(s.counts.cold_user_reviews, 1);
   EXPECT_EQ(s.counts.cold_item_reviews, 1);
   EXPECT_EQ(s.counts.cold_pair_reviews, 0);
+  EXPECT_EQ(s.counts.cold_users, 1);
+  EXPECT_EQ(s.counts.cold_items, 1);
+}
+
+// Distinct cold users and items are counted once each, not once per held-out review: with seed 1
+// reviews 6 (test) and 8 (validation) are held out (HandDatasetColdFlagsAndCounts); here both are
+// by D, D's only reviews, and both about w, w's only reviews.
+TEST(Split, ColdUsersAndItemsAreCountedOncePerUserAndItem) {
+  const Dataset d({make("A", "x", 5, 300, 1), make("B", "x", 4, 100, 2), make("A", "y", 3, 100, 3),
+                   make("C", "y", 2, 200, 4), make("B", "z", 1, 50, 5),
+                   make("A", "z", 4.5f, 100, 7), make("D", "w", 5, 10, 8),
+                   make("C", "x", 3, 200, 9), make("D", "w", 2, 70, 10),
+                   make("C", "z", 4, 200, 11)});
+  const Split s = make_split(d, SplitOptions{});
+  ASSERT_EQ(s.test, (std::vector<std::int64_t>{6}));
+  ASSERT_EQ(s.validation, (std::vector<std::int64_t>{8}));
+  EXPECT_EQ(s.cold_user, (std::vector<std::uint8_t>{0, 0, 0, 0, 0, 0, 1, 0, 1, 0}));
+  EXPECT_EQ(s.cold_item, (std::vector<std::uint8_t>{0, 0, 0, 0, 0, 0, 1, 0, 1, 0}));
+  EXPECT_EQ(s.counts.cold_user_reviews, 2);
+  EXPECT_EQ(s.counts.cold_item_reviews, 2);
+  EXPECT_EQ(s.counts.cold_pair_reviews, 2);
   EXPECT_EQ(s.counts.cold_users, 1);
   EXPECT_EQ(s.counts.cold_items, 1);
 }
@@ -250,11 +276,13 @@ TEST(Split, WritesSplitTsv) {
 }
 
 TEST(Split, TsvEscapesIdsAndRejectsMismatchedSplit) {
-  const Dataset d({make("a\tb", "c\\d\ne", 3, 0, 1)});
+  const Dataset d({make("a\tb\rf", "c\\d\ne", 3, 0, 1)});
   const std::string path = testing::temp_dir("split_tsv_escape") + "/split.tsv";
   write_split_tsv(d, make_split(d, SplitOptions{}), path);
   const std::string text = read_file(path);
-  EXPECT_NE(text.find("\ta\\tb\tc\\\\d\\ne\t"), std::string::npos) << text;
+  EXPECT_EQ(text.substr(text.find('\n') + 1), "0\t1\ta\\tb\\rf\tc\\\\d\\ne\t3\ttrain\t0\t0\t0\n");
+  EXPECT_EQ(text.find('\r'), std::string::npos)
+      << "a raw carriage return splits the line for readers";
   EXPECT_THROW(write_split_tsv(hand_dataset(), make_split(d, SplitOptions{}), path), UsageError);
 }
 

@@ -118,6 +118,7 @@ std::string run_cli(const std::string& args, int* status) {
 }
 
 TEST_F(StatsTest, CliDataStats) {
+  LOID_REQUIRE_CLI();
   int status = 0;
   const std::string dup = fixture("reviews/amazon2018_duplicates.json");
   std::string out = run_cli("data stats --json --duplicates first " + dup, &status);

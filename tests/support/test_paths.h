@@ -22,6 +22,7 @@ inline std::string fixture(const std::string& rel) {
 inline std::string golden(const std::string& rel) {
   return source_dir() + "/tests/golden/" + rel;
 }
+// The loid executable; "" in a build without it (LOID_WITH_TORCH=OFF).
 inline std::string cli_path() {
   return LOID_CLI_PATH;
 }
@@ -56,3 +57,9 @@ inline std::string temp_dir(const std::string& name) {
 #define LOID_REQUIRE_SHARED(var, rel)                        \
   const std::string var = ::loid::testing::shared_data(rel); \
   if (var.empty()) GTEST_SKIP() << "../shared/data/" << (rel) << " absent; skipping real-data test"
+
+// Skips the current test, saying so, in a build without the loid executable (LOID_WITH_TORCH=OFF,
+// the sanitized torch-free build); a normal build always has it.
+#define LOID_REQUIRE_CLI()                 \
+  if (::loid::testing::cli_path().empty()) \
+  GTEST_SKIP() << "built without the loid executable (LOID_WITH_TORCH=OFF); skipping CLI test"
