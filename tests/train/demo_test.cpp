@@ -42,7 +42,7 @@ TEST(Demo, SyntheticPipelineRunsWithoutLeaks) {
   std::ostringstream log;
   const DemoResult r = run_demo(o, log);
   EXPECT_GT(r.target_reviews, 500);
-  EXPECT_EQ(r.leaks_found, 0);
+  // run_demo throws when a history reaches a held-out review: getting here is the leak check.
   // The demo's corpus puts the rating in taste x aspect quality, which rating averages do not see
   // (weak biases, centred qualities): the biases barely beat the global mean (the original corpus,
   // with strong biases, had them far ahead).
@@ -56,10 +56,11 @@ TEST(Demo, FullTableWithLoidRows) {
   DemoOptions o = small("demo_full");
   std::ostringstream log;
   const DemoResult r = run_demo(o, log);
-  EXPECT_EQ(r.leaks_found, 0);
-  EXPECT_GT(r.loid_test_mse, 0.0);
-  EXPECT_GT(r.loid_plugin_test_mse, 0.0);
   EXPECT_NE(log.str().find("LoID + source plugin"), std::string::npos);
+  // Each row's figure is its saved run's, evaluated again.
+  const LoadedRun plain(o.out + "/run_no_plugin");
+  EXPECT_NEAR(plain.evaluate_test()["mse"].get<double>(), r.loid_test_mse, 1e-6);
+  EXPECT_TRUE(plain.config()["settings"]["plugins"]["dirs"].empty());
   const LoadedRun run(r.run_dir);
   EXPECT_NEAR(run.evaluate_test()["mse"].get<double>(), r.loid_plugin_test_mse, 1e-6);
   EXPECT_EQ(run.config()["settings"]["plugins"]["dirs"].size(), 1u);

@@ -2,6 +2,8 @@
 // bit-identical; `loid pretrain` writes a loadable plugin; `loid train` writes a complete run
 // directory, is deterministic, resumes to the same result, and labels the paper-leaky protocol.
 #include <gtest/gtest.h>
+
+#include <set>
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -338,11 +340,21 @@ TEST(LoidTrain, FittedBiasesStartFromTheBiasesOnlyModel) {
     sse += (bp[j] - test_rows.rating[j]) * (bp[j] - test_rows.rating[j]);
   EXPECT_NEAR(m0["test"]["mse"].get<double>(), sse / static_cast<double>(bp.size()), 1e-5);
 
-  // With epochs, the chosen checkpoint is never worse than the start on validation.
+  // With epochs, the kept model is the best of the start and the curve's epochs, and its validation
+  // MSE, measured again after restoring it, is that epoch's.
   o.out = testing::temp_dir("train_fit_biases_4");
   o.epochs = 4;
   const json m4 = run_loid_train(o).metrics;
-  EXPECT_LE(m4["validation"]["mse"].get<double>(), m0["validation"]["mse"].get<double>() + 1e-9);
+  ASSERT_GE(m4["curve"].size(), 1u);
+  int best = 0;  // the start, whose validation MSE is the zero-epoch run's
+  double best_mse = m0["validation"]["mse"].get<double>();
+  for (const auto& e : m4["curve"])
+    if (e["validation_mse"].get<double>() < best_mse) {
+      best_mse = e["validation_mse"].get<double>();
+      best = e["epoch"].get<int>();
+    }
+  EXPECT_EQ(m4["best_epoch"].get<int>(), best);
+  EXPECT_NEAR(m4["validation"]["mse"].get<double>(), best_mse, 1e-5);
   EXPECT_EQ(read_json(o.out + "/" + kRunConfig)["settings"]["model"]["fit_id_biases"], true);
 }
 
@@ -423,6 +435,32 @@ TEST(LoidTrain, MfTextPredictorStartsAsTheFittedMfAndServesTheSame) {
   for (std::size_t j = 0; j < tf_plain.size(); ++j)
     EXPECT_NEAR(tf_served[j], tf_plain[j], 1e-5) << j;
   EXPECT_EQ(read_json(o.out + "/" + kRunConfig)["settings"]["model"]["text_factors"], 6);
+}
+
+// Leak-freeness end to end: every review whose vector the run saved (all a context can show) is a
+// training review of the run's split; the paper-leaky protocol is the one that saves held-out ones.
+TEST(LoidTrain, SavedVectorsAreTrainingReviewsOnlyUnlessLeaky) {
+  auto o = tiny_train(testing::temp_dir("train_vectors_leak_free"));
+  o.relora.epochs = 0;
+  o.epochs = 1;
+  const DomainData d = load_domain(corpus()[1], o.split);
+  const std::set<std::int64_t> train(d.split.train.begin(), d.split.train.end());
+  const auto saved_ids = [](const std::string& dir) {
+    const auto t = load_tensors(dir + "/" + kRunVectors).at("review_ids");
+    return std::vector<std::int64_t>(t.data_ptr<std::int64_t>(),
+                                     t.data_ptr<std::int64_t>() + t.numel());
+  };
+  run_loid_train(o);
+  const auto ids = saved_ids(o.out);
+  EXPECT_EQ(ids.size(), train.size());
+  for (const auto id : ids) EXPECT_TRUE(train.count(id)) << "review " << id << " is held out";
+
+  o.out = testing::temp_dir("train_vectors_leaky");
+  o.protocol = Protocol::kPaperLeaky;
+  run_loid_train(o);
+  std::size_t held_out = 0;
+  for (const auto id : saved_ids(o.out)) held_out += train.count(id) == 0;
+  EXPECT_GT(held_out, 0u);
 }
 
 TEST(LoidTrain, PaperLeakyProtocolIsLabelledEverywhere) {
