@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/fs.h"
+#include "core/paths.h"
 #include "eval/report.h"
 
 namespace loid {
@@ -18,6 +19,8 @@ std::string num(const json& j, const char* key, int digits = 4) {
 }
 
 std::vector<std::string> metric_row(const std::string& name, const json& m) {
+  // A subset without rows has no error to show (its zeros would read as a perfect score).
+  if (m.contains("n") && m["n"].get<long long>() == 0) return {name, "0", "no rows", "-", "-"};
   return {name, m.contains("n") ? std::to_string(m["n"].get<long long>()) : "-", num(m, "mse"),
           num(m, "rmse"), num(m, "mae")};
 }
@@ -37,9 +40,12 @@ void write_run_report(const std::string& dir, const json& config, const json& me
      << " reviews; train / validation / test " << metrics["data"].value("train", 0) << " / "
      << metrics["data"].value("validation", 0) << " / " << metrics["data"].value("test", 0)
      << ", split seed " << s["split"].value("seed", 0) << ")\n";
-  md << "- encoder: `" << s.value("encoder", "") << "` (" << s.value("encoder_mode", "")
-     << " mode); plugins: " << s["plugins"]["dirs"].size() << " ("
-     << s["plugins"].value("merge", "stack") << ")\n";
+  const std::string encoder = s.value("encoder", "");
+  md << "- encoder: "
+     << (encoder.empty() ? "the installed default, USE-Lite (`" + models_dir() + "/use_lite`)"
+                         : "`" + encoder + "`")
+     << " (" << s.value("encoder_mode", "") << " mode); plugins: " << s["plugins"]["dirs"].size()
+     << " (" << s["plugins"].value("merge", "stack") << ")\n";
   md << "- protocol: " << metrics.value("protocol", "") << "; code " << config.value("version", "")
      << " (" << config.value("git", "") << "), " << config.value("threads_used", 0) << " threads, "
      << format_number(metrics.value("seconds", 0.0), 1) << " s\n";
