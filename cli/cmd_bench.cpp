@@ -9,6 +9,7 @@
 #include "data/split.h"
 #include "loid_flags.h"
 #include "read_options.h"
+#include "train/bench_curve.h"
 #include "train/bench_run.h"
 
 namespace loid::cli {
@@ -50,6 +51,12 @@ void add_bench(CLI::App& app) {
   add_read_options(*cmd, o->read);
   add_split_ratios_flag(*cmd, *ratios);
   add_train_fraction_flag(*cmd, o->split);
+  auto fractions = std::make_shared<std::vector<double>>();
+  cmd->add_option("--train-fractions", *fractions,
+                  "A learning curve: the whole bench at each fraction of the training reviews "
+                  "(e.g. 0.1,0.25,0.5,1), each in OUT/fraction_F, then OUT/curve.md, curve.json "
+                  "and curve.svg (test MSE and cold-start rows per model and fraction)")
+      ->delimiter(',');
   auto protocols =
       std::make_shared<std::vector<std::string>>(std::vector<std::string>{"leak-free"});
   cmd->add_option("--protocols", *protocols,
@@ -106,9 +113,14 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--table-only", o->table_only,
                 "Train nothing: write results.* from the finished cells of OUT (missing cells are "
                 "listed as missing); the settings flags must match the ones that made the cells");
-  cmd->callback([o, ratios, protocols] {
+  cmd->callback([o, ratios, protocols, fractions] {
     loid::parse_split_ratios(*ratios, o->split);
     o->models = loid::bench_models_for_protocols(o->models, *protocols);
+    if (!fractions->empty()) {
+      const nlohmann::json curve = loid::run_bench_curve(*o, *fractions, std::cout);
+      std::cout << "\n" << loid::bench_curve_markdown(curve);
+      return;
+    }
     const loid::BenchResult r = loid::run_bench(*o, std::cout);
     std::cout << "\n" << loid::bench_results_markdown(r.results);
   });

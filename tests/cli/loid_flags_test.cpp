@@ -147,6 +147,7 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
       "--word-vectors",
       "--train-fraction",
       "--protocols",
+      "--train-fractions",
       "--text-factors",
       "--text-factor-reg"}},
     {"demo",
