@@ -16,7 +16,13 @@ fi
 # The default encoder (USE-Lite) is converted in C++ from the npm package that setup.sh fetched,
 # once, into models/ (or $LOID_MODELS_DIR); nothing is downloaded at run time.
 models_dir="${LOID_MODELS_DIR:-models}"
-if [ "$#" -eq 0 ] && [ ! -f "$models_dir/use_lite/config.json" ]; then
+# Whenever the loid executable was built (all targets, or loid_cli named).
+built_cli=1
+if [ "$#" -gt 0 ]; then
+  built_cli=0
+  for t in "$@"; do [ "$t" = loid_cli ] && built_cli=1; done
+fi
+if [ "$built_cli" -eq 1 ] && [ ! -f "$models_dir/use_lite/config.json" ]; then
   echo "build: installing the default encoder into $models_dir/use_lite"
   "$BUILD_DIR/loid" models install
 fi
