@@ -82,12 +82,21 @@ std::string demo_files(const DemoOptions& o, std::vector<std::string>& sources, 
   so.centered_quality = true;
   so.rating_words = 0.0;
   so.out = o.out + "/synth.json";
+  // The source domain's words show its ratings, as real reviews' do, so that the plugin has
+  // something to learn; the target's words show only the items' aspects (see DemoOptions).
+  SynthOptions source = so;
+  source.rating_words = 1.0;
+  source.out = o.out + "/synth_source.json";
   out << "1. Synthesising a two-domain review corpus (seed " << o.seed << ", " << so.users
       << " users and " << so.items << " items per domain)\n";
-  std::vector<std::string> paths = write_synth_corpus(so);
-  sources.assign(paths.begin(), paths.end() - 1);
-  for (const auto& p : paths) out << "   wrote " << p << "\n";
-  return paths.back();
+  const std::vector<std::string> target = write_synth_corpus(so);
+  const std::vector<std::string> source_paths = write_synth_corpus(source);
+  // Each call writes both domains: keep the source's first and the target's second.
+  std::remove(target.front().c_str());
+  std::remove(source_paths.back().c_str());
+  sources = {source_paths.front()};
+  out << "   wrote " << sources.front() << " (source) and " << target.back() << " (target)\n";
+  return target.back();
 }
 
 // Step 5: the classical baselines on the split, into `result`.
