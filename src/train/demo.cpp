@@ -211,7 +211,7 @@ void demo_table(const DemoOptions& o, const Split& split, const DemoResult& resu
            "   the paper's LoID (an MLP on attended review vectors) does not turn that into\n"
            "   better predictions here; MF + text factors (mf+text, not in the paper) maps each\n"
            "   user's review vectors into MF's factors and does (BENCHMARKS.md, \"When does text\n"
-           "   pay?\"). On real Amazon data the same model ties MF.\n\n";
+           "   pay?\"). On Musical Instruments it does not beat MF.\n\n";
   out << "   LoID stages took " << format_duration(seconds)
       << ". One split seed: differences this small need several seeds (loid bench) before "
          "they mean anything.\n";
