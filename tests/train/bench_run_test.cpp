@@ -136,6 +136,14 @@ TEST(Bench, ClassicalModelsWriteCellsAndResults) {
         json::parse(read_file(out + "/cells/mean_s" + std::to_string(seed) + ".json"));
     EXPECT_NEAR(cell["test"]["mse"].get<double>(), se / split.test.size(), 1e-5);
     ASSERT_EQ(cell["test_predictions"].size(), split.test.size());
+    ASSERT_EQ(cell["validation_predictions"].size(), split.validation.size());
+    // The stored validation predictions are the ones scored: the mean model predicts mu.
+    double vse = 0.0;
+    for (std::size_t j = 0; j < split.validation.size(); ++j) {
+      EXPECT_NEAR(cell["validation_predictions"][j].get<double>(), mu, 1e-5);
+      vse += std::pow(dataset.review(split.validation[j]).rating - mu, 2);
+    }
+    EXPECT_NEAR(cell["validation"]["mse"].get<double>(), vse / split.validation.size(), 1e-5);
     for (const char* m : {"mean", "bias", "mf"}) {
       const json c = json::parse(
           read_file(out + "/cells/" + std::string(m) + "_s" + std::to_string(seed) + ".json"));
