@@ -322,13 +322,14 @@ AdapterFoldResult fold_adapters(const AdapterFoldOptions& options, std::ostream&
   torch::nn::Module& module = encoder->module();
   module.eval();
   const BaseShapes shapes = base_shapes(module);
+  const std::set<std::string> modules = module_paths(module);
   // load_peft compares the adapter's base_model_name_or_path with the encoder directory's name.
   const std::string base_name = encoder_path.filename().string();
   json adapters = json::array();
   std::set<std::string> not_folded;
   for (size_t i = 0; i < options.adapters.size(); ++i) {
     const std::string& dir = options.adapters[i];
-    const PeftAdapter adapter = load_peft(dir, &shapes, base_name);
+    const PeftAdapter adapter = load_peft(dir, &shapes, base_name, &modules);
     attach_source(module, adapter, "fold" + std::to_string(i), scales[i],
                   dir + "/" + kAdapterWeightsFile);
     for (const auto& m : adapter.modules_to_save) not_folded.insert(m);

@@ -245,7 +245,7 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const TokenRows& ro
 }
 
 BertPoolerImpl::BertPoolerImpl(const BertConfig& c) {
-  dense = register_module("dense", torch::nn::Linear(c.hidden_size, c.hidden_size));
+  dense = register_module("dense", adaptable_linear(c.hidden_size, c.hidden_size));
 }
 
 torch::Tensor BertPoolerImpl::forward(const torch::Tensor& states) {
@@ -422,6 +422,7 @@ std::vector<std::pair<std::string, LoraLinear>> BertEncoder::adaptable_linears()
     out.emplace_back(p + "intermediate.dense", l->intermediate->dense);
     out.emplace_back(p + "output.dense", l->output->dense);
   }
+  out.emplace_back("pooler.dense", model_->pooler->dense);
   return out;
 }
 

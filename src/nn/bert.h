@@ -111,7 +111,7 @@ struct BertPoolerImpl : torch::nn::Module {
   explicit BertPoolerImpl(const BertConfig& c);
   torch::Tensor forward(const torch::Tensor& states);  // (B, T, H) -> tanh(W h_cls + b) (B, H)
 
-  torch::nn::Linear dense{nullptr};
+  LoraLinear dense{nullptr};  // a LoRA target when named ("dense", "pooler.dense"), not by default
 };
 TORCH_MODULE(BertPooler);
 
@@ -169,7 +169,9 @@ class BertEncoder : public Encoder {
   std::int64_t pad_id() const override { return config_.pad_token_id; }
   EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) override;
   torch::nn::Module& module() override { return *model_; }
+  // Six linears per layer in forward order, then "pooler.dense".
   std::vector<std::pair<std::string, LoraLinear>> adaptable_linears() override;
+  bool default_target(const std::string& path) const override { return path != "pooler.dense"; }
   // Per layer and sequence of n tokens: n (4 H^2 + 2 H I) for the projections and feed-forward
   // plus 2 n^2 H for the attention scores and context; the embeddings and pooling not counted.
   double multiply_adds(const std::vector<std::int64_t>& lengths) const override;

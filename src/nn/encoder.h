@@ -59,8 +59,15 @@ class Encoder {
   // The root module (parameters, train/eval mode, to(device)).
   virtual torch::nn::Module& module() = 0;
   // The layers LoRA adapters attach to, by module path under module() (HF names for BERT, e.g.
-  // "encoder.layer.0.attention.self.query"), in forward order: the encoder's default targets.
+  // "encoder.layer.0.attention.self.query"), in forward order.
   virtual std::vector<std::pair<std::string, LoraLinear>> adaptable_linears() = 0;
+  // Whether an adaptable layer is one of the encoder's default targets (an empty target_modules
+  // list): every layer unless the encoder says otherwise (BERT leaves its pooler out, since only
+  // pooling "pooler" uses it).
+  virtual bool default_target(const std::string& path) const {
+    (void)path;
+    return true;
+  }
   // Multiply-adds of one inference forward over sequences of these real-token counts (padding
   // excluded; adapters folded or absent): what "effective GFLOP/s" counts (2 FLOPs each).
   // 0 when the encoder does not say.

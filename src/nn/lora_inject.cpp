@@ -62,7 +62,7 @@ std::vector<std::string> inject_lora(Encoder& encoder, const LoraConfig& config,
   }
   std::vector<std::pair<std::string, LoraLinear>> chosen;
   for (const auto& item : linears) {
-    bool match = config.target_modules.empty();
+    bool match = config.target_modules.empty() && encoder.default_target(item.first);
     for (const auto& pattern : config.target_modules)
       match = match || module_matches(item.first, pattern);
     if (!match) continue;
@@ -74,7 +74,12 @@ std::vector<std::string> inject_lora(Encoder& encoder, const LoraConfig& config,
   // The layers keep the config that extract_target writes to adapter_config.json, so an empty
   // list is stored as the explicit default targets (PEFT needs them to load the adapter).
   LoraConfig stored = config;
-  if (stored.target_modules.empty()) stored.target_modules = module_names(linears);
+  if (stored.target_modules.empty()) {
+    std::vector<std::pair<std::string, LoraLinear>> defaults;
+    for (const auto& item : linears)
+      if (encoder.default_target(item.first)) defaults.push_back(item);
+    stored.target_modules = module_names(defaults);
+  }
   std::vector<std::string> paths;
   for (auto& [path, layer] : chosen) {
     layer->add_target(name, stored);

@@ -128,7 +128,7 @@ void save_peft(const std::string& dir, const PeftAdapter& adapter) {
 }
 
 PeftAdapter load_peft(const std::string& dir, const BaseShapes* base,
-                      const std::string& expected_base) {
+                      const std::string& expected_base, const std::set<std::string>* modules) {
   PeftAdapter out;
   const std::string config_path = dir + "/" + kAdapterConfigFile;
   const std::string weights_path = dir + "/" + kAdapterWeightsFile;
@@ -178,6 +178,14 @@ PeftAdapter load_peft(const std::string& dir, const BaseShapes* base,
                            " (expected (r, in) and (out, r))");
     if (!base) continue;
     auto it = base->find(path);
+    if (it == base->end() && modules && modules->count(path)) {
+      std::string adaptable;
+      for (const auto& [p, shape] : *base) adaptable += (adaptable.empty() ? "" : ", ") + p;
+      throw InputError(weights_path, 0,
+                       "LoRA module '" + path +
+                           "' is a module of the base model that loid does not adapt (adaptable: " +
+                           adaptable + "); drop it from the adapter's target_modules");
+    }
     if (it == base->end())
       throw InputError(weights_path, 0,
                        "LoRA module '" + path + "' does not exist in the base model" + kHint);
@@ -203,6 +211,12 @@ BaseShapes base_shapes(const torch::nn::Module& module) {
   BaseShapes out;
   for (const auto& [path, layer] : lora_layers(module))
     out[path] = {layer->out_features(), layer->in_features()};
+  return out;
+}
+
+std::set<std::string> module_paths(const torch::nn::Module& module) {
+  std::set<std::string> out;
+  for (const auto& item : module.named_modules("", /*include_self=*/false)) out.insert(item.key());
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <array>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,8 @@ struct PeftAdapter {
   double scale() const;                                // alpha / r (or alpha / sqrt(r) with rslora)
 };
 
-// Module path -> (out, in) of every linear map in a base model, for validating an adapter.
+// Module path -> (out, in) of every linear map in a base model that adapters can attach to, for
+// validating an adapter.
 using BaseShapes = std::map<std::string, std::array<int64_t, 2>>;
 
 // Writes `dir` (created if needed) atomically file by file. File keys: see peft_key(); a module to
@@ -46,12 +48,18 @@ void save_peft(const std::string& dir, const PeftAdapter& adapter);
 // that every module exists in the base and that A is (r, in) and B is (out, r) for its shape.
 // With a non-empty `expected_base`, the config's base_model_name_or_path (when set) must end in the
 // same final path component (so "bert-base-uncased" matches "/models/bert-base-uncased").
+// With `modules` (every module path of the base), an adapted module missing from `base` is told
+// apart: one the base has but loid does not adapt, or one the base does not have at all.
 // Throws InputError naming the file, the tensor and what to do.
 PeftAdapter load_peft(const std::string& dir, const BaseShapes* base = nullptr,
-                      const std::string& expected_base = "");
+                      const std::string& expected_base = "",
+                      const std::set<std::string>* modules = nullptr);
 
 // The (out, in) of every LoraLinear under `module`.
 BaseShapes base_shapes(const torch::nn::Module& module);
+
+// Every module path under `module` ("encoder.layer.0.attention.self", "pooler.dense", ...).
+std::set<std::string> module_paths(const torch::nn::Module& module);
 
 // The trainable target adapters under `module` as a PeftAdapter (config from the layers; all
 // layers must share it). Caller fills task_type, base_model, modules_to_save and metadata.

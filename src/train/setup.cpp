@@ -107,11 +107,12 @@ std::unique_ptr<Encoder> load_encoder_with_plugins(const std::string& encoder_di
     throw UsageError("got " + std::to_string(p.weights.size()) + " plugin weights for " +
                      std::to_string(p.dirs.size()) + " plugins");
   const BaseShapes shapes = base_shapes(encoder->module());
+  const std::set<std::string> modules = module_paths(encoder->module());
   const std::string base_name = std::filesystem::path(encoder_dir).lexically_normal().filename();
   std::vector<PeftAdapter> adapters;
   nlohmann::json list = nlohmann::json::array();
   for (std::size_t i = 0; i < p.dirs.size(); ++i) {
-    adapters.push_back(load_peft(p.dirs[i], &shapes, base_name));
+    adapters.push_back(load_peft(p.dirs[i], &shapes, base_name, &modules));
     list.push_back({{"dir", p.dirs[i]},
                     {"weight", p.weights.empty() ? 1.0 : p.weights[i]},
                     {"r", adapters.back().config.r},

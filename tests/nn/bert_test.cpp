@@ -266,13 +266,15 @@ TEST_F(BertGolden, ParameterNamesAreHuggingFaceNames) {
 TEST_F(BertGolden, AdaptableLinearsAreTheModelsLinears) {
   auto enc = load_encoder(tiny_dir());
   auto linears = enc->adaptable_linears();
-  ASSERT_EQ(linears.size(), 12u);  // 6 per layer, 2 layers
+  ASSERT_EQ(linears.size(), 13u);  // 6 per layer, 2 layers, then the pooler
   const std::vector<std::string> suffixes = {"attention.self.query", "attention.self.key",
                                              "attention.self.value", "attention.output.dense",
                                              "intermediate.dense",   "output.dense"};
   auto params = enc->module().named_parameters();
   for (std::size_t i = 0; i < linears.size(); ++i) {
-    const std::string want = "encoder.layer." + std::to_string(i / 6) + "." + suffixes[i % 6];
+    const std::string want = i == 12
+                                 ? std::string("pooler.dense")
+                                 : "encoder.layer." + std::to_string(i / 6) + "." + suffixes[i % 6];
     EXPECT_EQ(linears[i].first, want);
     EXPECT_EQ(linears[i].second->weight.data_ptr(), params[want + ".weight"].data_ptr()) << want;
   }

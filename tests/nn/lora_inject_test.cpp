@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/progress.h"
 #include "nn/encode.h"
 #include "nn/peft.h"
+#include "nn/tensor_io.h"
 #include "nn/use_lite.h"
 #include "support/test_paths.h"
 #include "support/use_lite_model.h"
@@ -92,14 +94,18 @@ TEST_F(LoraInject, BertPaperTargetsAddSixAdaptersPerLayer) {
   EXPECT_EQ(paths.front(), "encoder.layer.0.attention.self.query");
   EXPECT_EQ(paths.back(), "encoder.layer.1.output.dense");
   for (const auto& [path, layer] : enc->adaptable_linears()) {
+    if (path == "pooler.dense") {  // no pattern above matches the pooler
+      EXPECT_FALSE(layer->has_target());
+      continue;
+    }
     ASSERT_TRUE(layer->has_target()) << path;
     EXPECT_EQ(layer->target_name(), kTargetAdapterName);
     EXPECT_EQ(layer->target().a.size(0), 4);
   }
   EXPECT_EQ(trainable_parameters(enc->module()).size(), 24u);
-  // The pooler is no LoRA target.
+  // The pooler is adaptable but matched by none of these patterns.
   for (const auto& [path, layer] : lora_layers(enc->module()))
-    EXPECT_EQ(path.find("pooler"), std::string::npos) << path;
+    if (path.find("pooler") != std::string::npos) EXPECT_FALSE(layer->has_target()) << path;
 }
 
 TEST_F(LoraInject, PatternsSelectASubset) {
@@ -170,7 +176,7 @@ TEST_F(LoraInject, EncodeTextsFoldsAdaptersForTheCallOnly) {
                            unmerged));
   // fold_encoder_adapters skips plain layers; the folded weight is not the base weight.
   auto layers = fold_encoder_adapters(*enc);
-  EXPECT_EQ(layers.size(), enc->adaptable_linears().size());
+  EXPECT_EQ(layers.size(), enc->adaptable_linears().size() - 1);  // all but the plain pooler
   EXPECT_GT(max_abs(layers[0]->weight, weights.at(enc->adaptable_linears()[0].first + ".weight")),
             1e-7);
   EXPECT_TRUE(fold_encoder_adapters(*enc).empty());  // already folded
@@ -211,6 +217,109 @@ TEST_F(LoraInject, BertFreshTargetKeepsOutputsAndTrainingMovesOnlyAdapters) {
   EXPECT_EQ(loaded.modules.size(), 12u);
   attach_source(fresh->module(), loaded, "plugin");
   EXPECT_LT(max_abs(vectors(*fresh), after), 1e-6);
+}
+
+TEST_F(LoraInject, BertPoolerIsATargetWhenNamedNotByDefault) {
+  // PEFT's most common BERT list: "dense" matches the pooler's dense too, as in PEFT.
+  auto enc = tiny_bert();
+  LoraConfig config;
+  config.r = 2;
+  config.alpha = 4;
+  config.target_modules = {"query", "key", "value", "dense"};
+  const auto paths = inject_lora(*enc, config);
+  ASSERT_EQ(paths.size(), 13u);  // 2 layers x 6, then the pooler
+  EXPECT_EQ(paths.back(), "pooler.dense");
+  EXPECT_EQ(trainable_parameters(enc->module()).size(), 26u);
+  // The default (an empty list) leaves the pooler out, and stores the default patterns, which
+  // must not match it either when PEFT reads them back.
+  auto other = tiny_bert();
+  config.target_modules.clear();
+  const auto defaults = inject_lora(*other, config);
+  ASSERT_EQ(defaults.size(), 12u);
+  for (const auto& path : defaults) EXPECT_NE(path, "pooler.dense");
+  const PeftAdapter stored = extract_target(other->module());
+  for (const auto& pattern : stored.config.target_modules)
+    EXPECT_FALSE(module_matches("pooler.dense", pattern)) << pattern;
+  // Named alone, it is the only target.
+  auto third = tiny_bert();
+  config.target_modules = {"pooler.dense"};
+  EXPECT_EQ(inject_lora(*third, config), std::vector<std::string>{"pooler.dense"});
+}
+
+TEST_F(LoraInject, BertPoolerAdapterLoadsAndAppliesWithPoolerPooling) {
+  // An adapter in PEFT's layout for the pooler alone (what PEFT saves for target "dense" holds
+  // this module too): it loads against the real checkpoint, changes pooling "pooler" by exactly
+  // tanh(h W^T + b + s (h A^T) B^T) on the [CLS] state h, leaves cls pooling alone, and folds.
+  auto base = tiny_bert();
+  const int64_t h = base->width();
+  torch::manual_seed(5);
+  PeftAdapter ad;
+  ad.config.r = 2;
+  ad.config.alpha = 4;
+  ad.config.target_modules = {"query", "key", "value", "dense"};
+  ad.base_model = "tiny";
+  const torch::Tensor a = torch::randn({2, h}) * 0.3, b = torch::randn({h, 2}) * 0.3;
+  ad.modules["pooler.dense"] = {a, b};
+  const std::string dir = testing::temp_dir("lora_inject_pooler");
+  save_peft(dir, ad);
+
+  auto enc = tiny_bert();
+  const BaseShapes shapes = base_shapes(enc->module());
+  const std::set<std::string> modules = module_paths(enc->module());
+  const PeftAdapter loaded = load_peft(dir, &shapes, "tiny", &modules);
+  ASSERT_EQ(loaded.modules.count("pooler.dense"), 1u);
+  attach_source(enc->module(), loaded, "plugin");
+
+  torch::NoGradGuard no_grad;
+  const auto batch = enc->tokenize(kTexts);
+  const auto out = enc->forward(batch, Pooling::kPooler);
+  const auto plain = base->forward(batch, Pooling::kPooler);
+  EXPECT_TRUE(torch::equal(out.token_states, plain.token_states));
+  EXPECT_TRUE(torch::equal(enc->forward(batch, Pooling::kCls).vectors,
+                           base->forward(batch, Pooling::kCls).vectors));
+  const auto weights = load_tensors(testing::golden("bert/tiny/model.safetensors"));
+  const torch::Tensor w = weights.at("pooler.dense.weight"), bias = weights.at("pooler.dense.bias");
+  const torch::Tensor cls = out.token_states.select(1, 0);  // (B, H)
+  const double s = 4.0 / 2.0;
+  const torch::Tensor want =
+      torch::tanh(cls.matmul(w.t()) + bias + s * cls.matmul(a.t()).matmul(b.t()));
+  EXPECT_LT(max_abs(out.vectors, want), 1e-5);
+  EXPECT_GT(max_abs(plain.vectors, want), 1e-3);  // the adapter matters
+  const auto folded = fold_encoder_adapters(*enc);
+  ASSERT_EQ(folded.size(), 1u);
+  EXPECT_LT(max_abs(enc->forward(batch, Pooling::kPooler).vectors, want), 1e-5);
+  unfold_encoder_adapters(folded);
+}
+
+TEST_F(LoraInject, PeftModuleNotAdaptedIsToldApartFromOneMissing) {
+  auto enc = tiny_bert();
+  const int64_t h = enc->width();
+  const BaseShapes shapes = base_shapes(enc->module());
+  const std::set<std::string> modules = module_paths(enc->module());
+  auto error_for = [&](const std::string& module) {
+    PeftAdapter ad;
+    ad.config.r = 2;
+    ad.config.alpha = 2;
+    ad.modules[module] = {torch::zeros({2, h}), torch::zeros({h, 2})};
+    const std::string dir = testing::temp_dir("lora_inject_missing");
+    save_peft(dir, ad);
+    try {
+      load_peft(dir, &shapes, "", &modules);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string not_adapted = error_for("embeddings.LayerNorm");
+  EXPECT_NE(not_adapted.find("'embeddings.LayerNorm' is a module of the base model that loid "
+                             "does not adapt"),
+            std::string::npos)
+      << not_adapted;
+  EXPECT_NE(not_adapted.find("pooler.dense"), std::string::npos) << not_adapted;
+  EXPECT_EQ(not_adapted.find("another base model"), std::string::npos) << not_adapted;
+  const std::string missing = error_for("encoder.layer.7.attention.self.query");
+  EXPECT_NE(missing.find("does not exist in the base model"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("another base model"), std::string::npos) << missing;
 }
 
 TEST_F(LoraInject, UseLiteDefaultTargetsAndTraining) {

@@ -22,7 +22,7 @@ using ::testing::HasSubstr;
 
 const std::string kQuery = "encoder.layer.0.attention.self.query";
 
-// A module tree holding the fixture's six BERT-layer paths as LoraLinear layers with the base
+// A module tree holding the fixture's seven BERT paths as LoraLinear layers with the base
 // weights the fixture script uses: W[i][j] = 0.01 (i - 2 j), b[i] = 0.1 i.
 struct FakeBertImpl : torch::nn::Module {
   explicit FakeBertImpl(const json& modules) {
@@ -80,7 +80,7 @@ TEST(Peft, LoadsFixtureWrittenInPeftFormat) {
   EXPECT_DOUBLE_EQ(ad.scale(), exp["scale"].get<double>());
   EXPECT_EQ(ad.task_type, "FEATURE_EXTRACTION");
   EXPECT_EQ(ad.base_model, "bert-base-uncased");
-  EXPECT_EQ(ad.modules.size(), 6u);
+  EXPECT_EQ(ad.modules.size(), 7u);  // six layer-0 maps and the pooler
   EXPECT_EQ(ad.modules_to_save, std::vector<std::string>{"head"});
   ASSERT_EQ(ad.saved.count("head.weight"), 1u);
   ASSERT_EQ(ad.saved.count("head.bias"), 1u);
@@ -130,7 +130,7 @@ TEST(Peft, RoundTripGivesIdenticalOutputs) {
   EXPECT_EQ(tensors.count("base_model.model." + kQuery + ".lora_A.weight"), 1u);
   EXPECT_EQ(tensors.count("base_model.model." + kQuery + ".lora_B.weight"), 1u);
   EXPECT_EQ(tensors.count("base_model.model.head.weight"), 1u);
-  EXPECT_EQ(tensors.size(), 13u);
+  EXPECT_EQ(tensors.size(), 15u);  // A and B of 7 modules (the pooler's too), the head
   json config = json::parse(read_file(dir + "/adapter_config.json"));
   EXPECT_EQ(config["peft_type"], "LORA");
   EXPECT_EQ(config["bias"], "none");

@@ -18,13 +18,15 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "bert_tiny")
 HIDDEN, FFN, R, ALPHA = 8, 16, 2, 4.0
-MODULES = {  # path -> (out, in), as in HF BertModel layer 0
+MODULES = {  # path -> (out, in), as in HF BertModel layer 0, and its pooler (which PEFT's target
+    # "dense" matches too)
     "encoder.layer.0.attention.self.query": (HIDDEN, HIDDEN),
     "encoder.layer.0.attention.self.key": (HIDDEN, HIDDEN),
     "encoder.layer.0.attention.self.value": (HIDDEN, HIDDEN),
     "encoder.layer.0.attention.output.dense": (HIDDEN, HIDDEN),
     "encoder.layer.0.intermediate.dense": (FFN, HIDDEN),
     "encoder.layer.0.output.dense": (HIDDEN, FFN),
+    "pooler.dense": (HIDDEN, HIDDEN),
 }
 
 
