@@ -43,7 +43,7 @@ void add_adapter(loid::Encoder& enc) {
   loid::inject_lora(enc, config);
   torch::NoGradGuard no_grad;
   for (auto& [path, layer] : loid::lora_layers(enc.module()))
-    layer->target_parameters()[1].normal_(0.0, 0.02);  // B
+    if (layer->has_target()) layer->target_parameters()[1].normal_(0.0, 0.02);  // B
   enc.module().eval();
 }
 

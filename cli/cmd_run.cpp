@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "serve/service.h"
 #include "train/run.h"
 
 namespace loid::cli {
@@ -37,6 +38,7 @@ void add_predict(CLI::App& app) {
   auto user = std::make_shared<std::string>();
   auto items = std::make_shared<std::vector<std::string>>();
   auto texts = std::make_shared<std::vector<std::string>>();
+  auto explain = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand(
       "predict", "Predict a user's rating of items with a trained run (JSON out)");
   cmd->add_option("--run", *run, "Run directory written by `loid train`")->required();
@@ -45,7 +47,10 @@ void add_predict(CLI::App& app) {
                   "Instead of --user: a review written by a user the model does not know "
                   "(repeatable; the first k are used)");
   cmd->add_option("--item", *items, "Item id as in the data file (repeatable)")->required();
-  cmd->callback([run, user, items, texts] {
+  cmd->add_flag("--explain", *explain,
+                "Also say why: each rating's parts and the context reviews with their attention "
+                "weights (known users and items only; as POST /v1/explain answers)");
+  cmd->callback([run, user, items, texts, explain] {
     if (user->empty() == texts->empty())
       throw loid::UsageError("give either --user or --user-review");
     loid::LoadedRun r(*run);
@@ -69,6 +74,15 @@ void add_predict(CLI::App& app) {
     for (std::size_t j = 0; j < p.size(); ++j)
       out["predictions"].push_back(
           {{"item", (*items)[j]}, {"known_item", item_ids[j] >= 0}, {"rating", p[j]}});
+    if (*explain) {
+      if (uid < 0) throw loid::UsageError("--explain needs a user the run knows (--user)");
+      out["explanations"] = json::array();
+      for (std::size_t j = 0; j < item_ids.size(); ++j) {
+        if (item_ids[j] < 0)
+          throw loid::UsageError("--explain: item '" + (*items)[j] + "' is not known to the run");
+        out["explanations"].push_back(json::parse(loid::explain_json(r, uid, item_ids[j])));
+      }
+    }
     if (r.leaky()) out["warning"] = "LEAKY: the run used the paper-leaky protocol";
     std::cout << out.dump(2) << "\n";
   });

@@ -29,19 +29,35 @@ IdTextAttentionImpl::IdTextAttentionImpl(std::int64_t width, std::int64_t h, dou
   dropout = register_module("dropout", torch::nn::Dropout(p));
 }
 
-torch::Tensor IdTextAttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& keys,
-                                           const torch::Tensor& mask) {
-  const std::int64_t b = keys.size(0), n = keys.size(1), e = keys.size(2), d = e / heads;
-  const auto qh = q(query).view({b, heads, 1, d});                       // (B, h, 1, d)
-  const auto kh = k(keys).view({b, n, heads, d}).permute({0, 2, 3, 1});  // (B, h, d, k)
-  const auto vh = v(keys).view({b, n, heads, d}).transpose(1, 2);        // (B, h, k, d)
+namespace {
+
+// Softmax attention weights (B, h, 1, k) of queries over keys, zero on masked slots.
+torch::Tensor attention_weights(IdTextAttentionImpl& a, const torch::Tensor& query,
+                                const torch::Tensor& keys, const torch::Tensor& mask) {
+  const std::int64_t b = keys.size(0), n = keys.size(1), e = keys.size(2), d = e / a.heads;
+  const auto qh = a.q(query).view({b, a.heads, 1, d});                       // (B, h, 1, d)
+  const auto kh = a.k(keys).view({b, n, a.heads, d}).permute({0, 2, 3, 1});  // (B, h, d, k)
   const auto m = mask.view({b, 1, 1, n});
   auto scores = torch::matmul(qh, kh) / std::sqrt(static_cast<double>(d));  // (B, h, 1, k)
   scores = scores.masked_fill(m == 0, -1e9);
   // Multiplying by the mask zeroes the uniform weights of a row with no reviews at all.
-  auto weights = dropout(torch::softmax(scores, -1) * m);
-  auto context = torch::matmul(weights, vh).view({b, e});  // (B, h, 1, d) -> (B, E)
+  return torch::softmax(scores, -1) * m;
+}
+
+}  // namespace
+
+torch::Tensor IdTextAttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& keys,
+                                           const torch::Tensor& mask) {
+  const std::int64_t b = keys.size(0), n = keys.size(1), e = keys.size(2), d = e / heads;
+  const auto vh = v(keys).view({b, n, heads, d}).transpose(1, 2);  // (B, h, k, d)
+  auto w = dropout(attention_weights(*this, query, keys, mask));
+  auto context = torch::matmul(w, vh).view({b, e});  // (B, h, 1, d) -> (B, E)
   return o(context);
+}
+
+torch::Tensor IdTextAttentionImpl::weights(const torch::Tensor& query, const torch::Tensor& keys,
+                                           const torch::Tensor& mask) {
+  return attention_weights(*this, query, keys, mask).squeeze(2);  // (B, h, k)
 }
 
 LoidModelImpl::LoidModelImpl(const LoidModelOptions& opt) : options_(opt) {

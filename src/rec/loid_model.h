@@ -57,6 +57,10 @@ class IdTextAttentionImpl : public torch::nn::Module {
   // query (B, E), keys (B, k, E), mask (B, k) float 1/0 -> (B, E)
   torch::Tensor forward(const torch::Tensor& query, const torch::Tensor& keys,
                         const torch::Tensor& mask);
+  // The attention weights forward() uses, before dropout: (B, heads, k), each head's weights
+  // summing to 1 over the unmasked slots (all zero for a row with no reviews).
+  torch::Tensor weights(const torch::Tensor& query, const torch::Tensor& keys,
+                        const torch::Tensor& mask);
   torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
   torch::nn::Dropout dropout{nullptr};
   std::int64_t heads;
@@ -107,8 +111,10 @@ class LoidModelImpl : public torch::nn::Module {
   // with no reviews gives zero.
   torch::Tensor text_factor_input(const torch::Tensor& text, const torch::Tensor& mask) const;
 
- private:
+  // Ids outside [0, known) become `known`, the unknown row.
   torch::Tensor clamp_ids(const torch::Tensor& ids, std::int64_t known) const;
+
+ private:
   LoidModelOptions options_;
 };
 TORCH_MODULE(LoidModel);

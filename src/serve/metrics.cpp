@@ -11,8 +11,8 @@ namespace loid {
 
 namespace {
 
-const char* const kEndpoints[] = {"/v1/predict", "/v1/recommend", "/v1/model", "/healthz",
-                                  "/metrics"};
+const char* const kEndpoints[] = {
+    "/v1/predict", "/v1/recommend", "/v1/explain", "/v1/model", "/healthz", "/metrics", "/"};
 
 std::string number(double x) {
   char buf[32];

@@ -207,6 +207,15 @@ RecommendRequest parse_recommend_request(std::string_view body, const RequestLim
   return out;
 }
 
+ExplainRequest parse_explain_request(std::string_view body, const RequestLimits& limits) {
+  const json v = parse_object(body, limits);
+  only_keys(v, "", {"user", "item"}, "user and item");
+  ExplainRequest out;
+  out.pair.user = name_field(v, "user", "user");
+  out.pair.item = name_field(v, "item", "item");
+  return out;
+}
+
 std::string error_json(const std::string& field, const std::string& message) {
   const json e = {{"error", {{"field", field}, {"message", message}}}};
   return e.dump(-1, ' ', false, json::error_handler_t::replace);

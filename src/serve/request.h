@@ -55,10 +55,16 @@ struct RecommendRequest {
   bool exclude_rated = true;  // leave out items the user rated in the training split
 };
 
+// POST /v1/explain: one known pair.
+struct ExplainRequest {
+  NamePair pair;
+};
+
 // Parse and check a body. Throw RequestError (400 malformed, mistyped, missing or unknown field;
 // 413 beyond a limit) and nothing else.
 PredictRequest parse_predict_request(std::string_view body, const RequestLimits& limits);
 RecommendRequest parse_recommend_request(std::string_view body, const RequestLimits& limits);
+ExplainRequest parse_explain_request(std::string_view body, const RequestLimits& limits);
 
 // Deepest nesting of arrays and objects in `text`, brackets inside JSON strings not counted (a
 // cheap guard run before the JSON parser).

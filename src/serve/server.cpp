@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "serve/page.h"
 #include "serve/service.h"
 
 namespace loid {
@@ -28,8 +29,8 @@ thread_local Clock::time_point t_start;
 const char* const kJson = "application/json";
 
 const char* allowed_method(const std::string& path) {
-  if (path == "/v1/predict" || path == "/v1/recommend") return "POST";
-  if (path == "/healthz" || path == "/v1/model" || path == "/metrics") return "GET";
+  if (path == "/v1/predict" || path == "/v1/recommend" || path == "/v1/explain") return "POST";
+  if (path == "/healthz" || path == "/v1/model" || path == "/metrics" || path == "/") return "GET";
   return nullptr;
 }
 
@@ -46,8 +47,8 @@ void fill_error(const httplib::Request& req, httplib::Response& res) {
   } else if (res.status == 404) {
     field = "path";
     message = "no endpoint " + req.path.substr(0, 200) +
-              "; endpoints: POST /v1/predict, POST /v1/recommend, GET /healthz, GET /v1/model, "
-              "GET /metrics";
+              "; endpoints: POST /v1/predict, POST /v1/recommend, POST /v1/explain, GET /healthz, "
+              "GET /v1/model, GET /metrics, GET / (a page)";
   } else if (res.status == 413) {
     field = "body";
     message = "request body too large";
@@ -131,6 +132,10 @@ struct Server::Impl {
   void routes() {
     post("/v1/predict", [this](const std::string& b) { return service.predict(b); });
     post("/v1/recommend", [this](const std::string& b) { return service.recommend(b); });
+    post("/v1/explain", [this](const std::string& b) { return service.explain(b); });
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(explain_page_html(), "text/html; charset=utf-8");
+    });
     http.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
       send(res, service.health());
     });

@@ -93,6 +93,11 @@ ScoringService::ScoringService(LoadedRun& run, const RequestLimits& limits)
                  {"max_text_bytes", limits.max_text_bytes},
                  {"max_top", limits.max_top}}}};
   if (run.leaky()) info["warning"] = "LEAKY: the run used the paper-leaky protocol";
+  // A few users to start from (the explain page offers them).
+  json examples = json::array();
+  for (std::int64_t u = 0; u < std::min<std::int64_t>(20, run.dataset().num_users()); ++u)
+    examples.push_back(run.dataset().user_name(u));
+  info["example_users"] = examples;
   model_info_ = dump(info);
 }
 
@@ -149,6 +154,76 @@ Reply ScoringService::recommend(std::string_view body) const {
       out["items"].push_back({{"item", run_.dataset().item_name(item)}, {"score", rounded(score)}});
     if (run_.leaky()) out["warning"] = "LEAKY: the run used the paper-leaky protocol";
     return Reply{200, dump(out), out["items"].size()};
+  });
+}
+
+namespace {
+
+// A side's context reviews with their attention weights (total and per head), heaviest first.
+json weighted_reviews(const Dataset& d, const std::vector<std::int64_t>& ids,
+                      const std::vector<float>& total,
+                      const std::vector<std::vector<float>>& by_head, const char* other) {
+  std::vector<std::size_t> slots;
+  for (std::size_t s = 0; s < ids.size(); ++s)
+    if (ids[s] >= 0) slots.push_back(s);
+  std::stable_sort(slots.begin(), slots.end(),
+                   [&](std::size_t a, std::size_t b) { return total[a] > total[b]; });
+  json out = json::array();
+  for (std::size_t s : slots) {
+    const Review& r = d.review(ids[s]);
+    json heads = json::array();
+    for (const auto& h : by_head) heads.push_back(rounded(h[s]));
+    out.push_back({{other, std::string(other) == "item" ? r.item : r.user},
+                   {"rating", r.rating},
+                   {"text", r.text},
+                   {"line", r.line},
+                   {"weight", rounded(total[s])},
+                   {"weight_by_head", heads}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string explain_json(const LoadedRun& run, std::int64_t user, std::int64_t item) {
+  const Dataset& d = run.dataset();
+  const PairExplanation x = run.explain(user, item);
+  const LoidExplanation& p = x.parts;
+  json parts = {{"mean", rounded(p.mean)}};
+  if (p.has_biases) {
+    parts["user_bias"] = rounded(p.user_bias);
+    parts["item_bias"] = rounded(p.item_bias);
+  }
+  if (p.has_factors) parts["factors"] = rounded(p.factors);
+  parts["text"] = rounded(p.text);
+  json out = {{"user", d.user_name(user)},
+              {"item", d.item_name(item)},
+              {"rating", rounded(std::min(5.0f, std::max(1.0f, p.prediction)))},
+              {"unclamped", rounded(p.prediction)},
+              {"parts", parts},
+              {"heads", p.user_reviews_by_head.size()},
+              // The item's ID reads the user's reviews; the user's ID reads the item's.
+              {"user_reviews", weighted_reviews(d, x.user_reviews, p.user_reviews_total,
+                                                p.user_reviews_by_head, "item")},
+              {"item_reviews", weighted_reviews(d, x.item_reviews, p.item_reviews_total,
+                                                p.item_reviews_by_head, "user")}};
+  if (run.leaky()) out["warning"] = "LEAKY: the run used the paper-leaky protocol";
+  return dump(out);
+}
+
+Reply ScoringService::explain(std::string_view body) const {
+  return guarded([&] {
+    const ExplainRequest req = parse_explain_request(body, limits_);
+    const Dataset& d = run_.dataset();
+    const std::int64_t user = d.find_user(req.pair.user);
+    if (user < 0)
+      throw RequestError(kNotFound, "user",
+                         "user " + quoted(req.pair.user) + " is not known to the run");
+    const std::int64_t item = d.find_item(req.pair.item);
+    if (item < 0)
+      throw RequestError(kNotFound, "item",
+                         "item " + quoted(req.pair.item) + " is not known to the run");
+    return Reply{200, explain_json(run_, user, item), 1};
   });
 }
 

@@ -19,6 +19,12 @@ struct Reply {
   std::uint64_t predictions = 0;  // ratings or ranked items returned (for the metrics)
 };
 
+// Why `run` predicts what it does for a known pair (dense ids), as the JSON body of /v1/explain:
+// the rating (clamped) and its unclamped sum, its parts (mean, biases and factors where the model
+// has them, text), and the user's and the item's context reviews, heaviest first, each with its
+// attention weight (mean over heads) and the weight of every head.
+std::string explain_json(const LoadedRun& run, std::int64_t user, std::int64_t item);
+
 class ScoringService {
  public:
   // `run` must outlive the service.
@@ -26,6 +32,7 @@ class ScoringService {
 
   Reply predict(std::string_view body);          // POST /v1/predict
   Reply recommend(std::string_view body) const;  // POST /v1/recommend
+  Reply explain(std::string_view body) const;    // POST /v1/explain
   Reply health() const;                          // GET /healthz
   Reply model_info() const;                      // GET /v1/model
 

@@ -109,6 +109,17 @@ std::vector<float> LoadedRun::predict(const std::vector<std::int64_t>& users,
   return predict_rows(model_, *sampler_, users, items, vectors_, context_seed_);
 }
 
+PairExplanation LoadedRun::explain(std::int64_t user, std::int64_t item) const {
+  PairExplanation out;
+  const ContextBatch c = sampler_->evaluation({user}, {item}, context_seed_);
+  out.user_reviews = c.user;
+  out.item_reviews = c.item;
+  const LoidInputs in = make_inputs({user}, {item}, c, vectors_);
+  out.parts = explain_loid(*model_, in.users, in.items, in.user_text, in.user_mask, in.item_text,
+                           in.item_mask);
+  return out;
+}
+
 const LoidPrecomputed& LoadedRun::precomputed() const {
   std::call_once(precomputed_once_, [this] {
     std::vector<std::int64_t> users, items;

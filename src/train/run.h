@@ -23,10 +23,18 @@
 #include "data/split.h"
 #include "nn/encoder.h"
 #include "nn/precision.h"
+#include "rec/loid_explain.h"
 #include "rec/loid_model.h"
 #include "train/loid_train.h"
 
 namespace loid {
+
+// Why the run predicts a rating for one pair: the evaluation contexts the prediction reads (review
+// ids, -1 on empty slots, in slot order) and the model's parts and attention weights over them.
+struct PairExplanation {
+  std::vector<std::int64_t> user_reviews, item_reviews;  // k each
+  LoidExplanation parts;
+};
 
 class LoadedRun {
  public:
@@ -59,6 +67,10 @@ class LoadedRun {
   // Builds those tables now (`loid serve` does at start, so no request waits for them) and returns
   // them.
   const LoidPrecomputed& precomputed() const;
+
+  // The explanation of predict({user}, {item}) (-1 for an unknown id: an empty context); its
+  // parts.prediction is that prediction before clamping. Safe from several threads at once.
+  PairExplanation explain(std::int64_t user, std::int64_t item) const;
 
   // Items ranked by predicted rating for a known user; exclude_rated leaves out the items the user
   // rated in the run's training split; scored by predict_precomputed once its tables are built

@@ -303,7 +303,7 @@ std::string random_adapter(const std::string& encoder_dir, const std::string& na
   {
     torch::NoGradGuard no_grad;
     for (auto& [path, layer] : lora_layers(enc->module()))
-      layer->target_parameters()[1].normal_(0.0, 0.05);  // B
+      if (layer->has_target()) layer->target_parameters()[1].normal_(0.0, 0.05);  // B
   }
   PeftAdapter adapter = extract_target(enc->module());
   adapter.base_model = std::filesystem::path(encoder_dir).filename().string();

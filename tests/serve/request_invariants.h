@@ -28,6 +28,7 @@ inline RequestLimits fuzz_request_limits() {
 struct RequestCheck {
   bool predict_ok = false;    // parse_predict_request accepted the body
   bool recommend_ok = false;  // parse_recommend_request accepted the body
+  bool explain_ok = false;    // parse_explain_request accepted the body
   std::string problem;        // the first broken promise, "" when none
 };
 
@@ -49,7 +50,7 @@ inline std::string refusal_problem(const RequestError& e) {
 
 }  // namespace detail
 
-// Runs both parsers on `body` with `limits` and checks what they promise.
+// Runs every parser on `body` with `limits` and checks what they promise.
 inline RequestCheck check_request_body(std::string_view body, const RequestLimits& limits) {
   RequestCheck out;
   auto fail = [&out](const std::string& what) {
@@ -80,6 +81,15 @@ inline RequestCheck check_request_body(std::string_view body, const RequestLimit
     if (auto why = detail::refusal_problem(e); !why.empty()) fail("recommend: " + why);
   } catch (const std::exception& e) {
     fail("recommend: unexpected exception: " + std::string(e.what()));
+  }
+  try {
+    const auto x = parse_explain_request(body, limits);
+    out.explain_ok = true;
+    if (x.pair.user.empty() || x.pair.item.empty()) fail("explain: empty user or item");
+  } catch (const RequestError& e) {
+    if (auto why = detail::refusal_problem(e); !why.empty()) fail("explain: " + why);
+  } catch (const std::exception& e) {
+    fail("explain: unexpected exception: " + std::string(e.what()));
   }
   return out;
 }

@@ -148,6 +148,26 @@ TEST(ServeRequest, RefusesEveryBadRecommendBodyNamingTheField) {
   }
 }
 
+TEST(ServeRequest, ParsesExplainAndRefusesBadBodiesNamingTheField) {
+  const auto x = parse_explain_request(R"({"item": "i 2", "user": "u1"})", {});
+  EXPECT_EQ(x.pair.user, "u1");
+  EXPECT_EQ(x.pair.item, "i 2");
+  const RequestLimits l = small_limits();
+  const std::vector<Case> cases = {
+      {400, "body", "[]"},
+      {400, "item", R"({"user": "u"})"},
+      {400, "user", R"({"item": "i"})"},
+      {400, "user", R"({"user": "", "item": "i"})"},
+      {400, "item", R"({"user": "u", "item": 3})"},
+      {400, "top", R"({"user": "u", "item": "i", "top": 3})"},
+  };
+  for (const auto& c : cases) {
+    const Refusal r = refusal([&] { parse_explain_request(c.body, l); });
+    EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.message;
+    EXPECT_EQ(r.field, c.field) << c.body << " -> " << r.message;
+  }
+}
+
 TEST(ServeRequest, MessagesSayWhatIsWrong) {
   const RequestLimits l = small_limits();
   EXPECT_NE(refusal([&] {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "core/progress.h"
@@ -162,6 +163,82 @@ TEST_F(ServeServer, RecommendsLikeTheRun) {
   EXPECT_EQ(all["items"].size(), static_cast<std::size_t>(run_->dataset().num_items()));
 }
 
+TEST_F(ServeServer, ExplainsAPairWithItsPartsAndWeightedTrainingReviews) {
+  std::set<std::int64_t> train_lines;  // the run's training reviews, by source line
+  for (std::int64_t id : run_->split().train) train_lines.insert(run_->dataset().review(id).line);
+  for (const auto& [u, i] : std::vector<std::pair<std::int64_t, std::int64_t>>{{2, 5}, {7, 1}}) {
+    const json x = ok_json(post("/v1/explain", json{{"user", user(u)}, {"item", item(i)}}.dump()));
+    EXPECT_EQ(x["user"], user(u));
+    EXPECT_EQ(x["item"], item(i));
+    // The rating is the one /v1/predict serves, and the parts add up to it.
+    EXPECT_NEAR(x["rating"].get<double>(), run_->predict_precomputed({u}, {i})[0], 1e-5);
+    double sum = 0.0;
+    for (const auto& [name, v] : x["parts"].items()) sum += v.get<double>();
+    EXPECT_NEAR(sum, x["unclamped"].get<double>(), 1e-5);
+    EXPECT_TRUE(x["parts"].contains("mean") && x["parts"].contains("text"));
+    const auto heads = x["heads"].get<std::size_t>();
+    EXPECT_EQ(heads, static_cast<std::size_t>(run_->settings().heads));
+    // The user's context: the user's own training reviews (leak-free), at most k, heaviest first,
+    // each head's weights summing to 1 over them.
+    for (const char* side : {"user_reviews", "item_reviews"}) {
+      const json& reviews = x[side];
+      EXPECT_GE(reviews.size(), 1u) << side;
+      EXPECT_LE(reviews.size(), run_->k()) << side;
+      std::vector<double> head_sum(heads, 0.0);
+      double previous = 2.0, total = 0.0;
+      for (const auto& r : reviews) {
+        EXPECT_EQ(train_lines.count(r["line"].get<std::int64_t>()), 1u) << r.dump();
+        const std::int64_t id = [&] {
+          for (std::int64_t j : run_->split().train)
+            if (run_->dataset().review(j).line == r["line"].get<std::int64_t>()) return j;
+          return std::int64_t{-1};
+        }();
+        ASSERT_GE(id, 0);
+        const Review& rev = run_->dataset().review(id);
+        if (std::string(side) == "user_reviews") {
+          EXPECT_EQ(rev.user, user(u));
+          EXPECT_EQ(r["item"], rev.item);
+        } else {
+          EXPECT_EQ(rev.item, item(i));
+          EXPECT_EQ(r["user"], rev.user);
+        }
+        EXPECT_EQ(r["text"], rev.text);
+        EXPECT_LE(r["weight"].get<double>(), previous + 1e-9);
+        previous = r["weight"].get<double>();
+        total += previous;
+        ASSERT_EQ(r["weight_by_head"].size(), heads);
+        double mean = 0.0;
+        for (std::size_t h = 0; h < heads; ++h) {
+          head_sum[h] += r["weight_by_head"][h].get<double>();
+          mean += r["weight_by_head"][h].get<double>() / static_cast<double>(heads);
+        }
+        EXPECT_NEAR(r["weight"].get<double>(), mean, 1e-5);
+      }
+      for (double s : head_sum) EXPECT_NEAR(s, 1.0, 1e-5) << side;
+      EXPECT_NEAR(total, 1.0, 1e-5) << side;
+    }
+  }
+  expect_error(post("/v1/explain", json{{"user", "nobody"}, {"item", item(1)}}.dump()), 404,
+               "user");
+  expect_error(post("/v1/explain", json{{"user", user(1)}, {"item", "nothing"}}.dump()), 404,
+               "item");
+  expect_error(post("/v1/explain", json{{"user", user(1)}}.dump()), 400, "item");
+}
+
+TEST_F(ServeServer, ServesTheExplainPage) {
+  const auto res = client().Get("/");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  // The page calls the three endpoints and never inserts review text as HTML.
+  for (const char* s : {"/v1/model", "/v1/recommend", "/v1/explain", "textContent"})
+    EXPECT_NE(res->body.find(s), std::string::npos) << s;
+  EXPECT_EQ(res->body.find("innerHTML"), std::string::npos);
+  const json m = ok_json(client().Get("/v1/model"));
+  ASSERT_FALSE(m["example_users"].empty());
+  EXPECT_EQ(m["example_users"][0], user(0));
+}
+
 TEST_F(ServeServer, UnknownUsersAndItemsAre404NamingFieldAndValue) {
   EXPECT_NE(expect_error(post("/v1/predict", pairs_body({{user(0), item(0)}, {"nobody", item(1)}})),
                          404, "pairs[1].user")
@@ -252,7 +329,8 @@ TEST_F(ServeServer, WrongMethodIs405AndUnknownPathIs404) {
   expect_error(c.Put("/v1/predict", "{}", "application/json"), 405, "method");
   EXPECT_NE(expect_error(c.Post("/v1/predict"), 400, "body").find("empty"), std::string::npos);
   expect_error(c.Get("/v2/predict"), 404, "path");
-  expect_error(c.Get("/"), 404, "path");
+  expect_error(c.Get("/index.html"), 404, "path");
+  expect_error(c.Get("/v1/explain"), 405, "method");
 }
 
 TEST_F(ServeServer, ConcurrentClientsGetTheSameAnswers) {
