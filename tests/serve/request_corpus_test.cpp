@@ -26,12 +26,13 @@ TEST(ServeRequestCorpus, EveryBodyParsesOrIsRefusedCleanly) {
   ASSERT_GE(files.size(), 20u) << "corpus looks truncated";
 
   const RequestLimits limits = testing::fuzz_request_limits();
-  int predict_ok = 0, recommend_ok = 0;
+  int predict_ok = 0, recommend_ok = 0, explain_ok = 0;
   for (const auto& path : files) {
     const auto check = testing::check_request_body(read_file(path), limits);
     EXPECT_EQ(check.problem, "") << path;
     predict_ok += check.predict_ok ? 1 : 0;
     recommend_ok += check.recommend_ok ? 1 : 0;
+    explain_ok += check.explain_ok ? 1 : 0;
   }
   // A corpus that only parses, or only fails, would leave one side of each parser unexercised.
   const int n = static_cast<int>(files.size());
@@ -39,8 +40,10 @@ TEST(ServeRequestCorpus, EveryBodyParsesOrIsRefusedCleanly) {
   EXPECT_LT(predict_ok, n);
   EXPECT_GT(recommend_ok, 0);
   EXPECT_LT(recommend_ok, n);
-  std::cout << "[ corpus   ] " << n << " bodies: " << predict_ok << " predict and " << recommend_ok
-            << " recommend accepted\n";
+  EXPECT_GT(explain_ok, 0);
+  EXPECT_LT(explain_ok, n);
+  std::cout << "[ corpus   ] " << n << " bodies: " << predict_ok << " predict, " << recommend_ok
+            << " recommend and " << explain_ok << " explain accepted\n";
 }
 
 // The shared checks can fail: a refusal without a field, or a result beyond the limits, is caught.
