@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/paths.h"
 #include "core/progress.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
@@ -461,6 +462,8 @@ std::string bench_results_markdown(const json& r) {
   md << "; seeds";
   for (const auto& s : r.at("seeds")) md << " " << s.get<std::uint64_t>();
   md << " (one split per seed, the same for every model).\n";
+  if (r.contains("encoder") && r["encoder"].is_string())
+    md << "Encoder of the LoID models: " << r["encoder"].get<std::string>() << ".\n";
   if (r.contains("plugin") && r["plugin"].is_object()) {
     const json& p = r["plugin"];
     if (p.contains("given")) {
@@ -518,8 +521,9 @@ std::string bench_results_markdown(const json& r) {
     for (const ColdSubset& cs : kColdSubsets) {
       const json& c = row.at("cold_start").at(cs.name);
       const double n = number_of(c.at("rows").at("mean"));
-      cells.push_back(pm(c.at("test_mse")) + " (" + fixed(std::isfinite(n) ? n : 0.0, 1) +
-                      " rows)");
+      // A subset without rows in any seed has no score (not a perfect one).
+      cells.push_back(!(n > 0) ? std::string("no rows")
+                               : pm(c.at("test_mse")) + " (" + fixed(n, 1) + " rows)");
     }
     cold_rows.push_back(cells);
   }
@@ -882,6 +886,10 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
   r["sources"] = o.sources;
   r["split_ratios"] = {o.split.train, o.split.validation, o.split.test};
   r["plugin"] = plugin_record;
+  // The text encoder of the LoID models, named even when it is the default.
+  r["encoder"] = o.loid.encoder_dir.empty()
+                     ? "the installed default, USE-Lite (" + models_dir() + "/use_lite)"
+                     : o.loid.encoder_dir;
   r["out"] = o.out;
   result.seconds = seconds_since(start);
   r["wall_seconds"] = result.seconds;

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/paths.h"
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "data/history.h"
@@ -188,7 +189,10 @@ LoidTrainOptions demo_train_options(const DemoOptions& o, const std::string& tar
 void demo_table(const DemoOptions& o, const Split& split, const DemoResult& result,
                 double plain_rmse, double plugged_rmse, double seconds, std::ostream& out) {
   out << "\n   Target test split (" << split.counts.test << " reviews, split seed " << o.seed
-      << "), leak-free; every model chosen on validation:\n\n";
+      << "), leak-free; every model chosen on validation; LoID's encoder: "
+      << (o.encoder_dir.empty() ? "the installed default, USE-Lite (" + models_dir() + "/use_lite)"
+                                : o.encoder_dir)
+      << ":\n\n";
   out << "   | model | test MSE | test RMSE |\n";
   out << "   |---|---|---|\n";
   out << "   | global mean | " << fmt(result.mean_test_mse) << " | "
@@ -218,6 +222,8 @@ void demo_table(const DemoOptions& o, const Split& split, const DemoResult& resu
   out << "   Try: loid predict --run " << result.run_dir << " --user <id> --item <id>; "
       << "loid recommend --run " << result.run_dir << " --user <id>; report: " << result.run_dir
       << "/report.md\n";
+  out << "   Why a rating: loid serve --run " << result.run_dir
+      << " --port 8080, then open http://127.0.0.1:8080/ (or loid predict ... --explain)\n";
 }
 
 }  // namespace

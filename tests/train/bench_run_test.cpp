@@ -117,7 +117,20 @@ TEST(Bench, ClassicalModelsWriteCellsAndResults) {
   const json results = json::parse(read_file(out + "/results.json"));
   EXPECT_EQ(results, r.results);
   EXPECT_NE(read_file(out + "/results.svg").find("<svg"), std::string::npos);
-  EXPECT_NE(read_file(out + "/results.md").find("ΔMSE vs mf"), std::string::npos);
+  const std::string md = read_file(out + "/results.md");
+  EXPECT_NE(md.find("ΔMSE vs mf"), std::string::npos);
+  // The encoder is named, the default too; a cold-start subset without rows reads "no rows",
+  // never as a score.
+  EXPECT_NE(md.find("Encoder of the LoID models: the installed default, USE-Lite"),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(md.find("(0.0 rows)"), std::string::npos) << md;
+  bool empty_subset = false;
+  for (const auto& row : results["rows"])
+    for (const auto& [name, c] : row["cold_start"].items())
+      empty_subset =
+          empty_subset || !(c["rows"]["mean"].is_number() && c["rows"]["mean"].get<double>() > 0);
+  EXPECT_EQ(md.find("no rows") != std::string::npos, empty_subset) << md;
   EXPECT_NE(log.str().find("[6/6] mf, seed 2"), std::string::npos) << log.str();
 
   // The mean model's numbers, recomputed here from the split alone.

@@ -57,6 +57,9 @@ TEST(Demo, FullTableWithLoidRows) {
   std::ostringstream log;
   const DemoResult r = run_demo(o, log);
   EXPECT_NE(log.str().find("LoID + source plugin"), std::string::npos);
+  // The table names LoID's encoder (here the tiny BERT given) and says where to see why.
+  EXPECT_NE(log.str().find("LoID's encoder: " + o.encoder_dir), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("open http://127.0.0.1:8080/"), std::string::npos);
   // Each row's figure is its saved run's, evaluated again.
   const LoadedRun plain(o.out + "/run_no_plugin");
   EXPECT_NEAR(plain.evaluate_test()["mse"].get<double>(), r.loid_test_mse, 1e-6);
