@@ -207,19 +207,19 @@ json make_cell(const std::string& model, const SeedData& s, const std::vector<fl
   for (float p : test_pred) preds.push_back(p);
   json val_preds = json::array();
   for (float p : val_pred) val_preds.push_back(p);
-  return {{"model", model},
-          {"seed", s.seed},
-          {"test", metrics_json(rating_metrics(test_pred, s.test.rating))},
-          {"validation", metrics_json(rating_metrics(val_pred, s.validation.rating))},
-          {"cold_start", cold_start_json(s, test_pred)},
-          {"seconds", seconds},
-          {"details", std::move(details)},
-          {"finished", utc_now()},
-          {"test_predictions_order", "the split's test review ids, ascending (file order)"},
-          {"test_predictions", std::move(preds)},
-          {"validation_predictions_order",
-           "the split's validation review ids, ascending (file order)"},
-          {"validation_predictions", std::move(val_preds)}};
+  return {
+      {"model", model},
+      {"seed", s.seed},
+      {"test", metrics_json(rating_metrics(test_pred, s.test.rating))},
+      {"validation", metrics_json(rating_metrics(val_pred, s.validation.rating))},
+      {"cold_start", cold_start_json(s, test_pred)},
+      {"seconds", seconds},
+      {"details", std::move(details)},
+      {"finished", utc_now()},
+      {"test_predictions_order", "the split's test review ids, ascending (file order)"},
+      {"test_predictions", std::move(preds)},
+      {"validation_predictions_order", "the split's validation review ids, ascending (file order)"},
+      {"validation_predictions", std::move(val_preds)}};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
