@@ -9,9 +9,11 @@
 #include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <signal.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/temp_files.h"
 
 namespace loid {
 
@@ -47,6 +49,22 @@ void make_dirs(const std::string& path) {
 bool file_exists(const std::string& path) {
   std::error_code ec;
   return fs::exists(path, ec);
+}
+
+int remove_stale_temp_files(const std::string& dir) {
+  std::error_code ec;
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const auto at = name.rfind(".tmp.");
+    if (at == std::string::npos || at + 5 == name.size() || !e.is_regular_file(ec)) continue;
+    const std::string digits = name.substr(at + 5);
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // still running
+    removed += fs::remove(e.path(), ec) ? 1 : 0;
+  }
+  return removed;
 }
 
 AtomicOutput::AtomicOutput(std::string path) : path_(std::move(path)), tmp_(temp_name(path_)) {

@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/paths.h"
 #include "core/progress.h"
+#include "core/temp_files.h"
 #include "eval/metrics.h"
 #include "eval/report.h"
 #include "eval/stats.h"
@@ -814,6 +815,11 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
     make_dirs(o.out + "/" + kBenchCells);
   }
   check_and_record_config(o, o.models, /*record=*/!o.table_only);
+  if (!o.table_only) {
+    // What an earlier call killed while writing left (LoID cell runs clean their own on resume).
+    remove_stale_temp_files(o.out);
+    remove_stale_temp_files(o.out + "/" + kBenchCells);
+  }
 
   const DomainData domain = load_domain(
       o.data,

@@ -10,6 +10,8 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <unistd.h>
+#include <utility>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -453,9 +455,17 @@ json fit_state_json(const LoidFit& s, int since_best) {
 }
 
 void save_optimizer(const torch::optim::Optimizer& opt, const std::string& path) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());  // as AtomicOutput names it
   torch::save(opt, tmp);
   fs::rename(tmp, path);
+}
+
+// Checkpoint files carry the epoch they hold ("last_3.safetensors"); state.json, written last,
+// commits an epoch, and the previous epoch's files are removed only after it. A process killed at
+// any point thus leaves a state.json whose files are all there (with fixed names, a kill between
+// the writes paired epoch e's state.json with epoch e + 1's weights and optimizer).
+std::string checkpoint_file(const std::string& ck, const char* stem, int epoch, const char* ext) {
+  return ck + "/" + stem + "_" + std::to_string(epoch) + ext;
 }
 
 // The Adam optimiser of the fit: the model, and the target adapter in end-to-end mode.
@@ -626,9 +636,14 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
     fit.best_validation_mse = s.at("best_validation_mse");
     since_best = s.at("since_best");
     fit.curve = s.at("curve");
-    state.restore(load_tensors(ck + "/last.safetensors"), ck + "/last.safetensors");
-    torch::load(*optimizer, ck + "/optimizer.pt");
-    best = load_tensors(ck + "/best.safetensors");
+    // Checkpoints written before the files carried their epoch have the fixed names.
+    const auto file = [&](const char* stem, const char* ext) {
+      const std::string p = checkpoint_file(ck, stem, fit.epochs_run, ext);
+      return file_exists(p) ? p : ck + "/" + stem + ext;
+    };
+    state.restore(load_tensors(file("last", ".safetensors")), file("last", ".safetensors"));
+    torch::load(*optimizer, file("optimizer", ".pt"));
+    best = load_tensors(file("best", ".safetensors"));
     log("LoID: resumed after epoch " + std::to_string(fit.epochs_run));
   } else {
     fit.best_validation_mse = std::numeric_limits<double>::infinity();
@@ -672,11 +687,18 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
     } else if (++since_best >= o.patience) {
       stop = true;
     }
-    // Checkpoint: last state, best state, optimizer, loop state (written last: it commits).
-    save_tensors(ck + "/last.safetensors", state.snapshot());
-    save_tensors(ck + "/best.safetensors", best);
-    save_optimizer(*optimizer, ck + "/optimizer.pt");
+    // Checkpoint: last state, best state, optimizer, loop state (written last: it commits), then
+    // the previous epoch's files (or those of the fixed names) go.
+    save_tensors(checkpoint_file(ck, "last", epoch, ".safetensors"), state.snapshot());
+    save_tensors(checkpoint_file(ck, "best", epoch, ".safetensors"), best);
+    save_optimizer(*optimizer, checkpoint_file(ck, "optimizer", epoch, ".pt"));
     write_json(ck + "/state.json", fit_state_json(fit, since_best));
+    const std::pair<const char*, const char*> files[] = {
+        {"last", ".safetensors"}, {"best", ".safetensors"}, {"optimizer", ".pt"}};
+    for (const auto& [stem, ext] : files) {
+      std::remove(checkpoint_file(ck, stem, epoch - 1, ext).c_str());
+      std::remove((ck + "/" + stem + ext).c_str());
+    }
     if (after_epoch && !stop && epoch < o.epochs && !after_epoch(epoch)) {
       fit.interrupted = true;
       return fit;

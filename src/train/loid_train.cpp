@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/progress.h"
+#include "core/temp_files.h"
 #include "core/version.h"
 #include "nn/tensor_io.h"
 #include "train/loid_stages.h"
@@ -98,6 +99,10 @@ json prepare_run_dir(const LoidTrainOptions& o, const json& settings, const RunS
         log_info("run " + o.out + " already finished; nothing to resume");
         return json::parse(read_file(o.out + "/" + kRunMetrics));
       }
+      // What the interrupted call was writing when it was killed.
+      for (const std::string& dir :
+           {o.out, o.out + "/" + kRunCheckpoint, o.out + "/" + kRunTargetAdapter})
+        remove_stale_temp_files(dir);
     } else if (!o.force) {
       throw UsageError(
           "run directory " + o.out +

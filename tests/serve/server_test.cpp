@@ -1,13 +1,24 @@
 // `loid serve` end to end: a server on a free loopback port over a tiny trained run, every endpoint
 // and every refusal checked through an HTTP client (status, JSON error naming the field), answers
-// equal to the run's own predictions, concurrent clients, metrics, and start/stop.
+// equal to the run's own predictions, concurrent clients, metrics, and start/stop; a stop with
+// requests in flight (in process, and the `loid serve` executable on SIGTERM); and the executable
+// serving the run's test predictions (their MSE is the one `loid train` recorded).
 #include "serve/server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -15,6 +26,8 @@
 
 #include "core/progress.h"
 #include "data/synth.h"
+#include "core/fs.h"
+#include "support/child_process.h"
 #include "support/error_of.h"
 #include "support/test_paths.h"
 #include "support/tiny_run.h"
@@ -442,6 +455,379 @@ TEST_F(ServeServer, PortInUseIsAUsageErrorAndStopIsIdempotent) {
   bad.threads = 0;
   EXPECT_NE(testing::error_of<UsageError>([&] { Server x(*run_, bad); }).find("threads"),
             std::string::npos);
+}
+
+// ---- Stopping with requests in flight ----------------------------------------------------------
+// Raw HTTP/1.1 on one socket, so that a request can be held open in the middle: its head sent with
+// "Expect: 100-continue", the server's interim "100 Continue" read (a worker is then inside that
+// request, waiting for its body), the body sent only later.
+
+// A socket connected to the loopback port, or -1 when the connection is refused (nobody listens).
+int connect_local(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{30, 0};  // a server that never answers fails the test instead of hanging it
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+bool send_all(int fd, const std::string& s) {
+  for (std::size_t done = 0; done < s.size();) {
+    const ssize_t n = ::send(fd, s.data() + done, s.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+struct RawResponse {
+  int status = 0;         // 0 when no complete head arrived
+  bool complete = false;  // the head and all Content-Length bytes of the body arrived
+  std::size_t bytes = 0;  // bytes received for this response
+  std::string body;
+};
+
+// Reads one response from fd (`buffer` keeps what arrived beyond it). An interim 1xx response has
+// no body.
+RawResponse read_response(int fd, std::string& buffer) {
+  RawResponse r;
+  const std::size_t start = buffer.size();
+  char chunk[4096];
+  const auto fill = [&] {
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  };
+  std::size_t head_end;
+  while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
+    if (!fill()) {
+      r.bytes = buffer.size() - start;
+      return r;
+    }
+  }
+  const std::string head = buffer.substr(0, head_end);
+  if (head.rfind("HTTP/1.1 ", 0) == 0) r.status = std::atoi(head.c_str() + 9);
+  std::size_t length = 0;
+  std::string lower = head;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::size_t cl = lower.find("\r\ncontent-length:");
+  if (cl != std::string::npos) length = std::stoul(head.substr(cl + 17));
+  if (r.status >= 100 && r.status < 200) length = 0;
+  while (buffer.size() < head_end + 4 + length) {
+    if (!fill()) {
+      r.bytes = buffer.size();
+      return r;
+    }
+  }
+  r.body = buffer.substr(head_end + 4, length);
+  r.bytes = head_end + 4 + length;
+  r.complete = r.status != 0;
+  buffer.erase(0, head_end + 4 + length);
+  return r;
+}
+
+std::string request_head(const std::string& path, std::size_t body_bytes, const char* extra) {
+  return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+         "Content-Length: " + std::to_string(body_bytes) + "\r\n" + extra + "\r\n";
+}
+
+// One request and what its answer must be.
+struct Expected {
+  std::string path, body;
+  // What is wrong with a 200 answer's body ("" when it is the expected one).
+  std::function<std::string(const json&)> check;
+};
+
+std::string checked(const Expected& q, const std::string& body) {
+  try {
+    return q.check(json::parse(body));
+  } catch (const json::exception& e) {
+    return std::string("unreadable answer: ") + e.what() + ": " + body.substr(0, 200);
+  }
+}
+
+std::string near_or_why(double got, double want, const std::string& what) {
+  return std::abs(got - want) <= 1e-6
+             ? ""
+             : what + ": " + std::to_string(got) + " instead of " + std::to_string(want);
+}
+
+// Requests of every kind, each with its expected answer from the run itself: pairs (precomputed
+// tables), cold users (the encoder) and recommendations.
+std::vector<Expected> varied_requests(LoadedRun& run) {
+  std::vector<Expected> out;
+  const std::int64_t nu = run.dataset().num_users(), ni = run.dataset().num_items();
+  for (int k = 0; k < 3; ++k) {
+    std::vector<std::int64_t> u, i;
+    json pairs = json::array();
+    for (int j = 0; j < 6; ++j) {
+      u.push_back((k * 7 + j * 5) % nu);
+      i.push_back((k * 3 + j * 11) % ni);
+      pairs.push_back({{"user", run.dataset().user_name(u.back())},
+                       {"item", run.dataset().item_name(i.back())}});
+    }
+    const std::vector<float> want = run.predict_precomputed(u, i);
+    out.push_back({"/v1/predict", json{{"pairs", pairs}}.dump(), [want](const json& r) {
+                     if (r.at("predictions").size() != want.size()) return std::string("count");
+                     std::string why;
+                     for (std::size_t j = 0; j < want.size() && why.empty(); ++j)
+                       why = near_or_why(r["predictions"][j].at("rating").get<double>(), want[j],
+                                         "pair " + std::to_string(j));
+                     return why;
+                   }});
+  }
+  for (const auto& texts : {std::vector<std::string>{"great sound , love it", "bad cable"},
+                            std::vector<std::string>{"nice tone", "good price", "fine"}}) {
+    const float want = run.predict_for_texts(texts, {2})[0];
+    out.push_back(
+        {"/v1/predict", json{{"user_reviews", texts}, {"item", run.dataset().item_name(2)}}.dump(),
+         [want](const json& r) {
+           if (r.at("predictions").size() != 1u) return std::string("count");
+           return near_or_why(r["predictions"][0].at("rating").get<double>(), want, "cold user");
+         }});
+  }
+  const auto top = run.recommend(3, 5, true);
+  std::vector<std::string> names;
+  for (const auto& [item, score] : top) names.push_back(run.dataset().item_name(item));
+  out.push_back({"/v1/recommend", json{{"user", run.dataset().user_name(3)}, {"top", 5}}.dump(),
+                 [names](const json& r) {
+                   std::vector<std::string> got;
+                   for (const auto& x : r.at("items")) got.push_back(x.at("item"));
+                   return got == names ? std::string() : std::string("other items");
+                 }});
+  return out;
+}
+
+// Requests held in flight on a server at `port`: each has sent its head and received "100
+// Continue", so a server worker is inside it. finish() sends the bodies and checks every answer.
+class HeldRequests {
+ public:
+  explicit HeldRequests(std::vector<Expected> requests) : requests_(std::move(requests)) {}
+  // Sends every head and waits for its interim response.
+  void open(int port) {
+    for (const auto& q : requests_) {
+      const int fd = connect_local(port);
+      fds_.push_back(fd);
+      buffers_.emplace_back();
+      ASSERT_GE(fd, 0) << "cannot connect to port " << port;
+      ASSERT_TRUE(send_all(fd, request_head(q.path, q.body.size(), "Expect: 100-continue\r\n")));
+      const RawResponse interim = read_response(fd, buffers_.back());
+      ASSERT_EQ(interim.status, 100) << "no interim response: the request is not in flight";
+    }
+  }
+  ~HeldRequests() {
+    for (int fd : fds_)
+      if (fd >= 0) ::close(fd);
+  }
+  // Sends the bodies; each request must get its complete, correct answer.
+  void finish() {
+    ASSERT_EQ(fds_.size(), requests_.size());
+    for (std::size_t k = 0; k < fds_.size(); ++k) ASSERT_TRUE(send_all(fds_[k], requests_[k].body));
+    for (std::size_t k = 0; k < fds_.size(); ++k) {
+      SCOPED_TRACE(requests_[k].path + " " + requests_[k].body.substr(0, 80));
+      const RawResponse r = read_response(fds_[k], buffers_[k]);
+      EXPECT_TRUE(r.complete) << "the request in flight got " << r.bytes << " bytes, status "
+                              << r.status;
+      if (!r.complete) continue;
+      EXPECT_EQ(r.status, 200) << r.body;
+      EXPECT_EQ(checked(requests_[k], r.body), "");
+    }
+  }
+
+ private:
+  std::vector<Expected> requests_;
+  std::vector<int> fds_;
+  std::vector<std::string> buffers_;
+};
+
+// Clients that keep sending whole requests (one per connection) until a connection is refused
+// (or the test ends).
+// Each request must get a complete, correct answer or a clean connection error: closed or reset
+// before any byte of a response, never a partial or wrong one. The constructor returns once every
+// client has had one answer.
+class Hammer {
+ public:
+  Hammer(int port, const Expected& request, int threads) {
+    for (int t = 0; t < threads; ++t)
+      threads_.emplace_back([this, port, request] {
+        bool first = true;
+        while (!quit_) {
+          const int fd = connect_local(port);
+          if (fd < 0) return;  // refused: the server stopped listening
+          std::string buffer;
+          const bool sent = send_all(
+              fd, request_head(request.path, request.body.size(), "Connection: close\r\n") +
+                      request.body);
+          const RawResponse r = read_response(fd, buffer);
+          ::close(fd);
+          if (r.bytes == 0) {
+            ++clean_errors_;
+          } else if (!sent || !r.complete || r.status != 200) {
+            ++bad_;
+          } else if (const std::string why = checked(request, r.body); !why.empty()) {
+            ++bad_;
+          } else {
+            ++answered_;
+            if (first) ++ready_;
+            first = false;
+          }
+        }
+      });
+    testing::poll_until([&] { return ready_ == threads; }, std::chrono::seconds(60));
+  }
+  void join() {
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  ~Hammer() {
+    quit_ = true;  // a test that ends early does not wait for the server to stop
+    join();
+  }
+  int answered() const { return answered_; }
+  int ready() const { return ready_; }
+  int bad() const { return bad_; }
+
+ private:
+  std::vector<std::thread> threads_;
+  std::atomic<int> answered_{0}, clean_errors_{0}, bad_{0}, ready_{0};
+  std::atomic<bool> quit_{false};
+};
+
+// Waits until a new connection to `port` is refused (the listening socket is closed).
+bool refuses_connections(int port) {
+  return testing::poll_until(
+      [port] {
+        const int fd = connect_local(port);
+        if (fd < 0) return true;
+        ::close(fd);
+        return false;
+      },
+      std::chrono::seconds(30));
+}
+
+TEST_F(ServeServer, StopFinishesTheRequestsInFlightAndRefusesNewOnes) {
+  Server s(*run_, test_options());
+  const int port = s.start();
+  const std::vector<Expected> requests = varied_requests(*run_);
+  Hammer hammer(port, requests[0], 3);
+  ASSERT_EQ(hammer.ready(), 3) << "the clients got no answer before the stop";
+  HeldRequests held(requests);
+  held.open(port);
+  if (HasFatalFailure()) return;
+
+  auto stopped = std::async(std::launch::async, [&] { s.stop(); });
+  ASSERT_TRUE(refuses_connections(port)) << "still accepting connections after stop()";
+  // The held requests are not answered yet, so stop() must still be waiting for them.
+  EXPECT_NE(stopped.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+      << "stop() returned with requests in flight";
+  held.finish();
+  // A bound against a hang, not a speed requirement.
+  ASSERT_EQ(stopped.wait_for(std::chrono::seconds(60)), std::future_status::ready)
+      << "stop() did not return after the requests in flight were answered";
+  hammer.join();
+  EXPECT_EQ(hammer.bad(), 0);
+  EXPECT_EQ(s.metrics().requests("/v1/recommend", 200), 1u);
+  EXPECT_LT(connect_local(port), 0);
+  s.stop();  // idempotent after a stop with requests in flight
+}
+
+// ---- The `loid serve` executable
+// -----------------------------------------------------------------
+
+class ServeCommand : public ServeServer {};
+
+// Starts `loid serve` on the tiny run and a free port; returns the port from its start line, or -1
+// (the log says why).
+int start_loid_serve(std::unique_ptr<testing::ChildProcess>& child, const std::string& run,
+                     const std::string& log) {
+  child = std::make_unique<testing::ChildProcess>(
+      std::vector<std::string>{testing::cli_path(), "serve", "--run", run, "--port", "0",
+                               "--threads", "10"},
+      log);
+  const std::string marker = "listening on http://127.0.0.1:";
+  int port = -1;
+  testing::poll_until(
+      [&] {
+        if (!child->running()) return true;
+        std::ifstream in(log);
+        const std::string text((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+        const std::size_t at = text.find(marker);
+        if (at == std::string::npos) return false;
+        port = std::atoi(text.c_str() + at + marker.size());
+        return true;
+      },
+      std::chrono::seconds(60));
+  return port;
+}
+
+TEST_F(ServeCommand, ServesTheTestPredictionsTrainRecordedAndStopsOnSigint) {
+  LOID_REQUIRE_CLI();
+  const std::string log = testing::temp_dir("serve_cli_a") + "/serve.log";
+  std::unique_ptr<testing::ChildProcess> child;
+  const int port = start_loid_serve(child, tiny_run(), log);
+  ASSERT_GT(port, 0) << read_file(log);
+
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30, 0);
+  const json h = ok_json(c.Get("/healthz"));
+  EXPECT_EQ(h["users"], run_->dataset().num_users());
+  // Every test row of the run's split, scored by the served model: their MSE against the data
+  // file's ratings is the test MSE that `loid train` wrote to metrics.json.
+  const json metrics = json::parse(read_file(tiny_run() + "/metrics.json"));
+  const std::vector<std::int64_t>& test = run_->split().test;
+  ASSERT_GT(test.size(), 5u);
+  json pairs = json::array();
+  for (std::int64_t id : test)
+    pairs.push_back(
+        {{"user", user(run_->dataset().user_of(id))}, {"item", item(run_->dataset().item_of(id))}});
+  const json r = ok_json(c.Post("/v1/predict", json{{"pairs", pairs}}.dump(), "application/json"));
+  ASSERT_EQ(r["predictions"].size(), test.size());
+  double se = 0.0;
+  for (std::size_t j = 0; j < test.size(); ++j)
+    se += std::pow(
+        r["predictions"][j]["rating"].get<double>() - run_->dataset().review(test[j]).rating, 2);
+  EXPECT_NEAR(se / static_cast<double>(test.size()), metrics["test"]["mse"].get<double>(), 1e-5);
+
+  child->signal(SIGINT);
+  ASSERT_TRUE(child->wait_for(std::chrono::seconds(60))) << "loid serve did not stop on SIGINT";
+  EXPECT_EQ(child->exit_code(), 0) << read_file(log);
+  EXPECT_NE(read_file(log).find("stopping (signal 2)"), std::string::npos) << read_file(log);
+  EXPECT_LT(connect_local(port), 0);
+}
+
+TEST_F(ServeCommand, SigtermFinishesTheRequestsInFlight) {
+  LOID_REQUIRE_CLI();
+  const std::string log = testing::temp_dir("serve_cli_b") + "/serve.log";
+  std::unique_ptr<testing::ChildProcess> child;
+  const int port = start_loid_serve(child, tiny_run(), log);
+  ASSERT_GT(port, 0) << read_file(log);
+  const std::vector<Expected> requests = varied_requests(*run_);
+  Hammer hammer(port, requests[1], 2);
+  ASSERT_EQ(hammer.ready(), 2) << "the clients got no answer before the stop";
+  HeldRequests held(requests);
+  held.open(port);
+  if (HasFatalFailure()) return;
+
+  child->signal(SIGTERM);
+  ASSERT_TRUE(refuses_connections(port)) << "still accepting connections after SIGTERM";
+  EXPECT_TRUE(child->running()) << "exited with requests in flight: " << read_file(log);
+  held.finish();
+  ASSERT_TRUE(child->wait_for(std::chrono::seconds(60)))
+      << "loid serve did not exit after the requests in flight were answered";
+  EXPECT_EQ(child->exit_code(), 0) << "signal " << child->term_signal() << "\n" << read_file(log);
+  EXPECT_NE(read_file(log).find("stopping (signal 15)"), std::string::npos) << read_file(log);
+  hammer.join();
+  EXPECT_EQ(hammer.bad(), 0);
 }
 
 }  // namespace

@@ -223,6 +223,43 @@ TEST(LoidTrain, SameSeedSameMetricsAndResumeReachesTheSameResult) {
             std::string::npos);
 }
 
+// A process killed while it writes a checkpoint: everything of epoch 2 written except the file
+// that commits it (state.json), which still holds epoch 1 — the directory a SIGKILL just before
+// that last write leaves. Built here from copies of the checkpoint directory after epochs 1 and 2
+// (whatever its file names), since a real kill lands in that gap only by chance. Resuming must
+// replay epoch 2 from epoch 1's state and reach the uninterrupted result.
+TEST(LoidTrain, ResumeAfterAKillInsideACheckpointWriteReachesTheSameResult) {
+  namespace fs = std::filesystem;
+  auto a = tiny_train(testing::temp_dir("train_torn_a"));
+  const json ma = run_loid_train(a).metrics;
+
+  auto c = tiny_train(testing::temp_dir("train_torn_c"));
+  const std::string ck = c.out + "/" + kRunCheckpoint;
+  const std::string after_one = testing::temp_dir("train_torn_epoch1");
+  LoidTrainHooks stop_after_two;
+  stop_after_two.after_epoch = [&](int epoch) {
+    if (epoch == 1) fs::copy(ck, after_one, fs::copy_options::recursive);
+    return epoch < 2;
+  };
+  ASSERT_TRUE(run_loid_train(c, stop_after_two).interrupted);
+  // The torn directory: epoch 1's files, epoch 2's files over them, epoch 1's state.json.
+  for (const auto& e : fs::directory_iterator(after_one))
+    if (!fs::exists(ck + "/" + e.path().filename().string()) || e.path().filename() == "state.json")
+      fs::copy_file(e.path(), ck + "/" + e.path().filename().string(),
+                    fs::copy_options::overwrite_existing);
+  ASSERT_EQ(json::parse(read_file(ck + "/state.json"))["epoch"], 1);
+
+  c.resume = true;
+  const json mc = run_loid_train(c).metrics;
+  EXPECT_NEAR(mc["test"]["mse"].get<double>(), ma["test"]["mse"].get<double>(), 1e-6);
+  EXPECT_EQ(mc["best_epoch"], ma["best_epoch"]);
+  ASSERT_EQ(mc["curve"].size(), ma["curve"].size());
+  for (std::size_t e = 0; e < ma["curve"].size(); ++e)
+    EXPECT_NEAR(mc["curve"][e]["validation_mse"].get<double>(),
+                ma["curve"][e]["validation_mse"].get<double>(), 1e-6)
+        << "epoch " << e + 1;
+}
+
 TEST(LoidTrain, ReusingTheTextStageGivesTheSameRun) {
   auto a = tiny_train(testing::temp_dir("train_reuse_a"));
   const json ma = run_loid_train(a).metrics;

@@ -5,6 +5,11 @@ trim or drop, elect sign by the sum of the unweighted tensors, disjoint mean of 
 agreeing entries). The DARE masks follow loid's documented contract (SplitMix64, seeded with
 seed ^ fnv1a64(module), forked per adapter), re-implemented here in Python.
 
+Also writes adapter_merge_expected.json for `loid adapter merge` (tests/nn/adapter_command_test.cpp):
+two BERT-shaped adapters (r 2, alpha 4; query 6 -> 5, value 6 -> 4; a saved 1 x 5 head), their
+merged delta per method and module, and that delta's rank-4 truncated SVD (the command's output
+rank there).
+
 Run: /usr/bin/python3 tests/golden/peft/make_merge_expected.py
 """
 import json
@@ -89,5 +94,51 @@ def main():
         json.dump(out, f, indent=1)
 
 
+def merged_delta(method, deltas, w, density, seed, module):
+    if method in ("linear", "svd", "cat"):
+        return sum(wi * d for wi, d in zip(w, deltas))
+    if method == "ties":
+        return ties_combine([trim(d, density) for d in deltas], w)
+    dropped = [d * dare_mask(seed, module, i, d.shape, density) / density
+               for i, d in enumerate(deltas)]
+    if method == "dare_linear":
+        return sum(wi * d for wi, d in zip(w, dropped))
+    return ties_combine(dropped, w)  # dare_ties
+
+
+def truncate(d, rank):
+    u, s, vh = np.linalg.svd(d, full_matrices=False)
+    # The truncation is unique only when the kept and dropped singular values differ.
+    assert rank >= len(s) or s[rank - 1] - s[rank] > 1e-3, s
+    return (u[:, :rank] * s[:rank]) @ vh[:rank]
+
+
+def adapter_command_case():
+    rng = np.random.RandomState(20240601)
+    eighths = lambda *shape: rng.randint(-8, 9, size=shape) / 8.0  # exact in float32
+    modules = {"encoder.layer.0.attention.self.query": 5, "encoder.layer.0.attention.self.value": 4}
+    r, alpha, width = 2, 4.0, 6
+    adapters = []
+    for _ in range(2):
+        adapters.append({"r": r, "alpha": alpha,
+                         "modules": {m: {"a": eighths(r, width).tolist(), "b": eighths(out, r).tolist()}
+                                     for m, out in modules.items()},
+                         "head.weight": eighths(1, 5).tolist()})
+    w, density, seed, rank = [0.5, 0.25], 0.7, 11, 4
+    expected = {}
+    for method in ("linear", "cat", "svd", "ties", "dare_linear", "dare_ties"):
+        expected[method] = {}
+        for m in modules:
+            deltas = [(alpha / r) * np.array(a["modules"][m]["b"]) @ np.array(a["modules"][m]["a"])
+                      for a in adapters]
+            d = merged_delta(method, deltas, w, density, seed, m)
+            expected[method][m] = {"delta": d.tolist(), "rank4": truncate(d, rank).tolist()}
+    return {"adapters": adapters, "weights": w, "density": density, "seed": seed, "rank": rank,
+            "expected": expected}
+
+
 if __name__ == "__main__":
     main()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "adapter_merge_expected.json"),
+              "w") as f:
+        json.dump(adapter_command_case(), f, indent=1)
