@@ -93,13 +93,10 @@ std::string make_corpus(const std::string& dir, std::int64_t users, std::int64_t
   return so.out;
 }
 
-// `loid train` on the tiny BERT: Re-LoRA for 2 steps, 4 LoID epochs (no early stop), each stage
-// checkpointed; --resume continues whatever a killed call left.
-std::vector<std::string> train_args(const std::string& data, const std::string& out) {
-  return {"train",
-          "--data",
-          data,
-          "--encoder",
+// The LoID flags both commands share: the tiny BERT, Re-LoRA for 2 steps, a small model, one
+// thread, `epochs` LoID epochs.
+std::vector<std::string> tiny_loid_args(const char* epochs) {
+  return {"--encoder",
           testing::golden("bert/tiny"),
           "--rank",
           "4",
@@ -116,17 +113,20 @@ std::vector<std::string> train_args(const std::string& data, const std::string& 
           "--hidden",
           "8",
           "--epochs",
-          "4",
-          "--patience",
-          "4",
-          "--batch-size",
-          "16",
+          epochs,
           "--threads",
           "1",
-          "--no-progress",
-          "--resume",
-          "--out",
-          out};
+          "--no-progress"};
+}
+
+// `loid train` on the tiny BERT: 4 LoID epochs (no early stop), each stage checkpointed;
+// --resume continues whatever a killed call left.
+std::vector<std::string> train_args(const std::string& data, const std::string& out) {
+  std::vector<std::string> a = {"train", "--data", data, "--patience", "4", "--batch-size", "16"};
+  for (auto& x : tiny_loid_args("4")) a.push_back(x);
+  for (const char* x : {"--resume", "--out"}) a.push_back(x);
+  a.push_back(out);
+  return a;
 }
 
 TEST(KillAndResume, TrainKilledAtEveryStageFinishesWithTheSameMetrics) {
@@ -186,40 +186,13 @@ TEST(KillAndResume, TrainKilledAtEveryStageFinishesWithTheSameMetrics) {
 
 // `loid bench` with the classical models over three seeds and one LoID cell on the tiny BERT.
 std::vector<std::string> bench_args(const std::string& data, const std::string& out) {
-  return {"bench",
-          "--data",
-          data,
-          "--models",
-          "mean,bias,mf,loid",
-          "--seeds",
-          "1,2,3",
-          "--mf-factors",
-          "2,4",
-          "--mf-reg",
-          "0.05,0.2",
-          "--encoder",
-          testing::golden("bert/tiny"),
-          "--rank",
-          "4",
-          "--alpha",
-          "8",
-          "--relora-epochs",
-          "1",
-          "--relora-max-steps",
-          "2",
-          "-k",
-          "3",
-          "--heads",
-          "2",
-          "--hidden",
-          "8",
-          "--epochs",
-          "2",
-          "--threads",
-          "1",
-          "--no-progress",
-          "--out",
-          out};
+  std::vector<std::string> a = {
+      "bench", "--data",       data,  "--models", "mean,bias,mf,loid", "--seeds",
+      "1,2,3", "--mf-factors", "2,4", "--mf-reg", "0.05,0.2"};
+  for (auto& x : tiny_loid_args("2")) a.push_back(x);
+  a.push_back("--out");
+  a.push_back(out);
+  return a;
 }
 
 TEST(KillAndResume, BenchKilledBetweenAndInsideCellsFinishesWithTheSameCells) {
