@@ -10,7 +10,7 @@
 namespace loid {
 
 namespace {
-const char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
+const char kReplacementUtf8[] = "\xEF\xBF\xBD";  // U+FFFD
 
 bool continuation(unsigned char b) {
   return (b & 0xC0) == 0x80;
@@ -35,7 +35,7 @@ std::string xml_escape(const std::string& raw) {
       const bool nonchar = n == 3 && c == 0xEF && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
                            (static_cast<unsigned char>(s[i + 2]) & 0xFE) == 0xBE;
       if (nonchar) {
-        out += kReplacement;
+        out += kReplacementUtf8;
       } else {
         out.append(s, i, n);
       }
@@ -65,7 +65,7 @@ std::string xml_escape(const std::string& raw) {
         break;
       default:
         if (c < 0x20) {
-          out += kReplacement;
+          out += kReplacementUtf8;
         } else {
           out += static_cast<char>(c);
         }

@@ -14,8 +14,8 @@
 namespace loid {
 namespace {
 
-constexpr char32_t kWordStart = 0x2581;  // '▁'
-constexpr char32_t kReplacement = 0xFFFD;
+constexpr char32_t kWordStartChar = 0x2581;  // '▁'
+constexpr char32_t kReplacementChar = 0xFFFD;
 
 // Lenient UTF-8 decoding: each invalid byte becomes U+FFFD (as a JavaScript reader would).
 std::u32string decode_utf8(const std::string& s) {
@@ -26,7 +26,7 @@ std::u32string decode_utf8(const std::string& s) {
     utf8proc_int32_t cp = 0;
     utf8proc_ssize_t len = utf8proc_iterate(p + i, n - i, &cp);
     if (len <= 0) {
-      out.push_back(kReplacement);
+      out.push_back(kReplacementChar);
       ++i;
     } else {
       out.push_back(static_cast<char32_t>(cp));
@@ -142,9 +142,9 @@ std::u32string UnigramTokenizer::preprocess(const std::string& text) {
   std::u32string s = decode_utf8(nfkc(encode_utf8(decode_utf8(text))));
   if (s.empty()) return s;
   for (auto& c : s) {
-    if (c == U' ') c = kWordStart;  // only U+0020; tabs and newlines stay as they are
+    if (c == U' ') c = kWordStartChar;  // only U+0020; tabs and newlines stay as they are
   }
-  return kWordStart + s;
+  return kWordStartChar + s;
 }
 
 std::vector<std::int32_t> UnigramTokenizer::encode(const std::string& text) const {
