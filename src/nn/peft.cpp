@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "io/safetensors.h"
+#include "nn/gpt2.h"
 #include "nn/shape.h"
 #include "nn/tensor_io.h"
 
@@ -66,8 +67,7 @@ void read_config(const std::string& path, PeftAdapter& out) {
     if (j.value("bias", std::string("none")) != "none")
       throw InputError(
           path, 0, "bias \"" + j["bias"].get<std::string>() + "\" is not supported; only \"none\"");
-    if (j.value("fan_in_fan_out", false))
-      throw InputError(path, 0, "fan_in_fan_out = true (Conv1D, GPT-2 style) is not supported");
+    out.fan_in_fan_out = j.value("fan_in_fan_out", false);
     for (const char* key : {"rank_pattern", "alpha_pattern"})
       if (j.contains(key) && !j[key].is_null() && !j[key].empty())
         throw InputError(
@@ -104,7 +104,7 @@ void save_peft(const std::string& dir, const PeftAdapter& adapter) {
   j["lora_dropout"] = adapter.config.dropout;
   j["target_modules"] = adapter.config.target_modules;
   j["bias"] = "none";
-  j["fan_in_fan_out"] = false;
+  j["fan_in_fan_out"] = adapter.fan_in_fan_out;
   j["use_rslora"] = adapter.use_rslora;
   j["base_model_name_or_path"] = adapter.base_model;
   j["modules_to_save"] =
@@ -222,6 +222,7 @@ std::set<std::string> module_paths(const torch::nn::Module& module) {
 
 PeftAdapter extract_target(const torch::nn::Module& module) {
   PeftAdapter out;
+  out.fan_in_fan_out = dynamic_cast<const Gpt2ModelImpl*>(&module) != nullptr;  // Conv1D base
   bool first = true;
   for (const auto& [path, layer] : lora_layers(module)) {
     if (!layer->has_target()) continue;
