@@ -162,6 +162,18 @@ PeftAdapter load_peft(const std::string& dir, const BaseShapes* base,
           "unexpected tensor '" + key + "': neither a LoRA A/B weight nor part of modules_to_save");
     }
   }
+  if (base) {
+    // GPT2LMHeadModel's adapters name the blocks "transformer.h.N.*", GPT2Model's (loid's)
+    // "h.N.*": the one mapping of adapter module paths, applied only where the base has the
+    // shorter path and not the longer.
+    std::map<std::string, std::array<torch::Tensor, 2>> renamed;
+    for (auto& [path, ab] : out.modules) {
+      const std::string wrapper = "transformer.";
+      std::string inner = path.rfind(wrapper, 0) == 0 ? path.substr(wrapper.size()) : path;
+      renamed[!base->count(path) && base->count(inner) ? inner : path] = ab;
+    }
+    out.modules = std::move(renamed);
+  }
   const int64_t r = out.config.r;
   for (const auto& [path, ab] : out.modules) {
     const std::string ka = peft_key(path, 'A'), kb = peft_key(path, 'B');

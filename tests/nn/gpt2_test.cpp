@@ -225,6 +225,25 @@ TEST_F(Gpt2Golden, PeftAdapterMatchesReference) {
   EXPECT_GT(max_abs(out.vectors, golden_tensor("last")), 0.1);  // the adapter changes outputs
 }
 
+// PEFT on GPT2LMHeadModel names the blocks "transformer.h.N": such an adapter attaches too.
+TEST_F(Gpt2Golden, CausalLmAdapterPathsLoad) {
+  const std::string dir = loid::testing::temp_dir("gpt2_lm_adapter");
+  fs::copy_file(adapter_dir() + "/adapter_config.json", dir + "/adapter_config.json");
+  auto st = SafeTensors::load(adapter_dir() + "/adapter_model.safetensors");
+  SafeTensorsWriter w;
+  const std::string prefix = kPeftPrefix;
+  for (const auto& kv : st.tensors()) {
+    copy_tensor(st, kv.first, prefix + "transformer." + kv.first.substr(prefix.size()), w);
+  }
+  w.write(dir + "/adapter_model.safetensors");
+  auto enc = load_encoder(tiny_dir());
+  const BaseShapes shapes = base_shapes(enc->module());
+  PeftAdapter adapter = load_peft(dir, &shapes);
+  EXPECT_EQ(adapter.modules.count("h.0.attn.c_attn"), 1u);
+  attach_source(enc->module(), adapter, "plugin");
+  EXPECT_LT(max_abs(enc->forward(golden_batch()).vectors, golden_tensor("lora_last")), kTolerance);
+}
+
 // `loid adapter fold` writes a GPT-2 directory (Conv1D weights back to (in, out)) that loads and
 // gives the adapted outputs; a loid-saved adapter keeps PEFT's keys and fan_in_fan_out.
 TEST_F(Gpt2Golden, FoldAndSaveKeepHuggingFaceLayouts) {
