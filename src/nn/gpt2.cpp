@@ -270,11 +270,15 @@ Gpt2Encoder::Gpt2Encoder(Gpt2Config config, Gpt2Model model,
                          std::shared_ptr<const ByteBpeTokenizer> tok,
                          const Gpt2EncoderOptions& options)
     : config_(std::move(config)), model_(std::move(model)), tokenizer_(std::move(tok)) {
-  if (options.max_length < 0 || options.max_length > config_.n_positions)
-    throw UsageError("max_length " + std::to_string(options.max_length) +
-                     " is outside [0, n_positions " + std::to_string(config_.n_positions) + "]");
-  max_length_ = options.max_length == 0 ? config_.n_positions : options.max_length;
+  set_max_length(options.max_length);
   model_->eval();
+}
+
+void Gpt2Encoder::set_max_length(std::int64_t n) {
+  if (n < 0 || n > config_.n_positions)
+    throw UsageError("max_length " + std::to_string(n) + " is outside [0, n_positions " +
+                     std::to_string(config_.n_positions) + "]");
+  max_length_ = n == 0 ? config_.n_positions : n;
 }
 
 std::vector<TokenIds> Gpt2Encoder::token_ids(const std::vector<std::string>& texts) const {

@@ -123,6 +123,7 @@ class Gpt2Encoder : public Encoder {
   std::string kind() const override { return "gpt2"; }
   std::int64_t width() const override { return config_.n_embd; }
   std::int64_t max_length() const override { return max_length_; }
+  void set_max_length(std::int64_t n);  // 0 restores n_positions; UsageError past n_positions
   std::vector<TokenIds> token_ids(const std::vector<std::string>& texts) const override;
   std::int64_t pad_id() const override { return config_.eos_token_id; }
   EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) override;

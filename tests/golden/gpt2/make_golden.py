@@ -16,7 +16,8 @@ Outputs (all in this directory):
   adapter/adapter_config.json, adapter/adapter_model.safetensors               a LoRA adapter
   expected.safetensors   id batch: input_ids, attention_mask (right padding), last_hidden, last,
                          mean; the same with the adapter: lora_last_hidden, lora_last; the
-                         text batch: text_input_ids, text_attention_mask, text_last
+                         text batch: text_input_ids, text_attention_mask, text_last and, with
+                         the adapter, text_lora_last
   texts.json             the texts of the text batch (tokenized here by OpenAI's BPE algorithm)
 """
 import json
@@ -320,11 +321,13 @@ def main():
     text_seqs = [encode(t, vocab, ranks, c["n_positions"]) for t in texts]
     tids, tmask = pad_batch(text_seqs, eos)
     with torch.no_grad():
-        _, tlast, _ = pools(reference(s, c, torch.from_numpy(tids), torch.from_numpy(tmask)),
-                            torch.from_numpy(tmask))
+        tids_t, tmask_t = torch.from_numpy(tids), torch.from_numpy(tmask)
+        _, tlast, _ = pools(reference(s, c, tids_t, tmask_t), tmask_t)
+        _, tlora_last, _ = pools(reference(s, c, tids_t, tmask_t, lora), tmask_t)
     out["text_input_ids"] = tids
     out["text_attention_mask"] = tmask
     out["text_last"] = tlast.float().numpy()
+    out["text_lora_last"] = tlora_last.float().numpy()
     write_safetensors(os.path.join(HERE, "expected.safetensors"), out,
                       {"made_by": "tests/golden/gpt2/make_golden.py"})
     with open(os.path.join(HERE, "texts.json"), "w") as f:
