@@ -284,6 +284,30 @@ TEST(LoidGpt2, EncodeAndFoldGiveTheReferenceVectors) {
   }
 }
 
+// `loid pretrain` accepts a GPT-2 directory: the plugin adapts the four Conv1D maps of every block
+// and is written in PEFT's layout for them (fan_in_fan_out, GPT2Model module paths).
+TEST(LoidGpt2, PretrainWritesAPeftConv1DAdapter) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("cli_gpt2_pretrain");
+  const std::string log = dir + "/log.txt";
+  ASSERT_EQ(run_loid({"data", "synth", "--domains", "1", "--users", "30", "--items", "20", "--seed",
+                      "1", "--out", dir + "/synth.json"},
+                     log),
+            0)
+      << read_file(log);
+  ASSERT_EQ(run_loid({"pretrain", "--encoder", testing::golden("gpt2/tiny"), "--data",
+                      dir + "/synth.json", "--out", dir + "/plugin", "--epochs", "1", "--rank", "2",
+                      "--no-progress"},
+                     log),
+            0)
+      << read_file(log);
+  const json config = json::parse(read_file(dir + "/plugin/adapter_config.json"));
+  EXPECT_EQ(config.at("fan_in_fan_out"), true);
+  EXPECT_EQ(config.at("target_modules").size(), 8u) << config.dump();
+  const std::string weights = read_file(dir + "/plugin/adapter_model.safetensors");
+  EXPECT_NE(weights.find("base_model.model.h.1.mlp.c_proj.lora_B.weight"), std::string::npos);
+}
+
 // ---- loid models install ------------------------------------------------------------------------
 
 std::string npm_package_dir() {
