@@ -21,8 +21,9 @@ void add_encode(CLI::App& app) {
       ->required();
   cmd->add_option("--out", opts->output, "Output .safetensors with tensor \"vectors\" (N x D)")
       ->required();
-  cmd->add_option("--pooling", opts->pooling, "cls, pooler or mean (BERT); sentence (USE-Lite)")
-      ->check(CLI::IsMember({"default", "cls", "pooler", "mean", "sentence"}))
+  cmd->add_option("--pooling", opts->pooling,
+                  "cls, pooler or mean (BERT); sentence (USE-Lite); last or mean (GPT-2)")
+      ->check(CLI::IsMember({"default", "cls", "pooler", "mean", "sentence", "last"}))
       ->capture_default_str();
   cmd->add_option("--batch-size", opts->batch_size, "Texts per forward pass")
       ->check(CLI::PositiveNumber)

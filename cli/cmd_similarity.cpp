@@ -27,8 +27,8 @@ void add_similarity(CLI::App& app) {
                   "Encoder directory; default: the installed USE-Lite (models/use_lite)");
   cmd->add_option("--pooling", o->pooling,
                   "How a review becomes a vector: auto (USE-Lite's own sentence output, the mean "
-                  "of token states for BERT), cls, pooler, mean or sentence")
-      ->check(CLI::IsMember({"auto", "cls", "pooler", "mean", "sentence"}))
+                  "of token states for BERT and GPT-2), cls, pooler, mean, sentence or last")
+      ->check(CLI::IsMember({"auto", "cls", "pooler", "mean", "sentence", "last"}))
       ->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "Texts per forward pass")
       ->check(CLI::PositiveNumber)

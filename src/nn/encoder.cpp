@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "nn/bert.h"
+#include "nn/gpt2.h"
 #include "nn/use_lite.h"
 
 namespace loid {
@@ -82,8 +83,9 @@ Pooling pooling_from_name(const std::string& name) {
   if (name == "pooler") return Pooling::kPooler;
   if (name == "mean") return Pooling::kMean;
   if (name == "sentence") return Pooling::kSentence;
+  if (name == "last") return Pooling::kLast;
   throw UsageError("unknown pooling '" + name +
-                   "'; expected cls, pooler, mean, sentence or default");
+                   "'; expected cls, pooler, mean, sentence, last or default");
 }
 
 std::unique_ptr<Encoder> load_encoder(const std::string& dir) {
@@ -99,13 +101,15 @@ std::unique_ptr<Encoder> load_encoder(const std::string& dir) {
     throw InputError(config_path, 0, std::string("not valid JSON: ") + e.what());
   }
   if (!j.is_object() || !j.contains("model_type") || !j["model_type"].is_string())
-    throw InputError(config_path, 0, "no \"model_type\" string; expected \"bert\" or \"use_lite\"");
+    throw InputError(config_path, 0,
+                     "no \"model_type\" string; expected \"bert\", \"gpt2\" or \"use_lite\"");
   const std::string type = j["model_type"].get<std::string>();
   if (type == "bert") return load_bert_encoder(dir);
+  if (type == "gpt2") return load_gpt2_encoder(dir);
   if (type == "use_lite") return load_use_lite_encoder(dir);
   throw InputError(
       config_path, 0,
-      "model_type \"" + type + "\" is not supported; expected \"bert\" or \"use_lite\"");
+      "model_type \"" + type + "\" is not supported; expected \"bert\", \"gpt2\" or \"use_lite\"");
 }
 
 }  // namespace loid

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -17,13 +18,14 @@ namespace loid {
 
 // How a text becomes one vector.
 enum class Pooling {
-  kDefault,   // the encoder's own default (cls for BERT, sentence for USE-Lite)
+  kDefault,   // the encoder's own default (cls for BERT, sentence for USE-Lite, last for GPT-2)
   kCls,       // hidden state of the first token ([CLS])
   kPooler,    // tanh(W h_cls + b) (BERT only)
   kMean,      // mean of non-padding token states
   kSentence,  // the model's own normalised sentence embedding (USE-Lite)
+  kLast,      // hidden state of the last real token (decoders, which read left to right)
 };
-// "cls", "pooler", "mean", "sentence" or "default".
+// "cls", "pooler", "mean", "sentence", "last" or "default".
 Pooling pooling_from_name(const std::string& name);
 
 // One text's token ids (special tokens included, truncated to the encoder's max_length), unpadded.
@@ -42,7 +44,7 @@ struct EncoderOutput {
 class Encoder {
  public:
   virtual ~Encoder() = default;
-  virtual std::string kind() const = 0;         // "bert" or "use_lite"
+  virtual std::string kind() const = 0;         // "bert", "gpt2" or "use_lite"
   virtual std::int64_t width() const = 0;       // D of the vectors under the default pooling
   virtual std::int64_t max_length() const = 0;  // longest token sequence accepted
   // Token ids of every text, unpadded, tokenized on as many threads as torch uses
@@ -67,6 +69,13 @@ class Encoder {
   virtual bool default_target(const std::string& path) const {
     (void)path;
     return true;
+  }
+  // Rewrites tensors named as module()'s parameters ("h.0.attn.c_attn.weight") into the layout
+  // of the encoder's checkpoint files, for writing a model directory its loader reads back: GPT-2
+  // holds its Conv1D weights as (out, in) like every linear map and stores them (in, out). The
+  // identity for encoders whose parameters are stored as they are held.
+  virtual void to_checkpoint_layout(std::map<std::string, torch::Tensor>& tensors) const {
+    (void)tensors;
   }
   // Multiply-adds of one inference forward over sequences of these real-token counts (padding
   // excluded; adapters folded or absent): what "effective GFLOP/s" counts (2 FLOPs each).

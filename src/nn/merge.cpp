@@ -162,6 +162,7 @@ PeftAdapter merge_adapters(const std::vector<PeftAdapter>& adapters, const Merge
   PeftAdapter out;
   out.task_type = first.task_type;
   out.base_model = first.base_model;
+  out.fan_in_fan_out = first.fan_in_fan_out;
   out.modules_to_save = first.modules_to_save;
   out.saved = first.saved;
   out.config.dropout = first.config.dropout;

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "io/safetensors.h"
+#include "nn/gpt2.h"
 #include "nn/shape.h"
 #include "nn/tensor_io.h"
 
@@ -66,8 +67,7 @@ void read_config(const std::string& path, PeftAdapter& out) {
     if (j.value("bias", std::string("none")) != "none")
       throw InputError(
           path, 0, "bias \"" + j["bias"].get<std::string>() + "\" is not supported; only \"none\"");
-    if (j.value("fan_in_fan_out", false))
-      throw InputError(path, 0, "fan_in_fan_out = true (Conv1D, GPT-2 style) is not supported");
+    out.fan_in_fan_out = j.value("fan_in_fan_out", false);
     for (const char* key : {"rank_pattern", "alpha_pattern"})
       if (j.contains(key) && !j[key].is_null() && !j[key].empty())
         throw InputError(
@@ -104,7 +104,7 @@ void save_peft(const std::string& dir, const PeftAdapter& adapter) {
   j["lora_dropout"] = adapter.config.dropout;
   j["target_modules"] = adapter.config.target_modules;
   j["bias"] = "none";
-  j["fan_in_fan_out"] = false;
+  j["fan_in_fan_out"] = adapter.fan_in_fan_out;
   j["use_rslora"] = adapter.use_rslora;
   j["base_model_name_or_path"] = adapter.base_model;
   j["modules_to_save"] =
@@ -161,6 +161,18 @@ PeftAdapter load_peft(const std::string& dir, const BaseShapes* base,
           weights_path, 0,
           "unexpected tensor '" + key + "': neither a LoRA A/B weight nor part of modules_to_save");
     }
+  }
+  if (base) {
+    // GPT2LMHeadModel's adapters name the blocks "transformer.h.N.*", GPT2Model's (loid's)
+    // "h.N.*": the one mapping of adapter module paths, applied only where the base has the
+    // shorter path and not the longer.
+    std::map<std::string, std::array<torch::Tensor, 2>> renamed;
+    for (auto& [path, ab] : out.modules) {
+      const std::string wrapper = "transformer.";
+      std::string inner = path.rfind(wrapper, 0) == 0 ? path.substr(wrapper.size()) : path;
+      renamed[!base->count(path) && base->count(inner) ? inner : path] = ab;
+    }
+    out.modules = std::move(renamed);
   }
   const int64_t r = out.config.r;
   for (const auto& [path, ab] : out.modules) {
@@ -222,6 +234,7 @@ std::set<std::string> module_paths(const torch::nn::Module& module) {
 
 PeftAdapter extract_target(const torch::nn::Module& module) {
   PeftAdapter out;
+  out.fan_in_fan_out = dynamic_cast<const Gpt2ModelImpl*>(&module) != nullptr;  // Conv1D base
   bool first = true;
   for (const auto& [path, layer] : lora_layers(module)) {
     if (!layer->has_target()) continue;

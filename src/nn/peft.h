@@ -26,6 +26,10 @@ struct PeftAdapter {
   std::string task_type = "FEATURE_EXTRACTION";  // PEFT task_type
   std::string base_model;                        // base_model_name_or_path
   bool use_rslora = false;                       // scale alpha/sqrt(r) instead of alpha/r
+  // PEFT's flag for Conv1D bases (GPT-2), whose weights are (in, out): A is still (r, in) and B
+  // (out, r), and PEFT adds (B A)^T to the stored weight, so the adapter attaches as for a linear
+  // map. Recorded and written back; PEFT corrects a wrong value itself, with a warning.
+  bool fan_in_fan_out = false;
   std::map<std::string, std::array<torch::Tensor, 2>> modules;  // path -> {A (r,in), B (out,r)}
   std::vector<std::string> modules_to_save;    // module names saved whole (the rating head)
   std::map<std::string, torch::Tensor> saved;  // "<module>.<param>" -> tensor, e.g. head.weight

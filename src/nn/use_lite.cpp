@@ -358,10 +358,12 @@ EncoderOutput UseLiteEncoder::forward(const TokenBatch& batch, Pooling pooling) 
       return {out.states, out.mean};
     case Pooling::kCls:
     case Pooling::kPooler:
+    case Pooling::kLast:
       break;
   }
   throw UsageError(
-      "USE-Lite has no [CLS] token or pooler; use pooling 'sentence' (default) or 'mean'");
+      "USE-Lite has no [CLS] token or pooler and is no decoder; use pooling 'sentence' "
+      "(default) or 'mean'");
 }
 
 std::vector<std::pair<std::string, LoraLinear>> UseLiteEncoder::adaptable_linears() {

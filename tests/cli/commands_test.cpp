@@ -237,6 +237,77 @@ TEST(LoidSimilarity, MatrixIsTheCosineOfMeanEncodedVectors) {
   EXPECT_NEAR(m[0][1], cosine(column_mean(va), column_mean(vb)), 1e-6);
 }
 
+// ---- GPT-2 through the commands
+// ------------------------------------------------------------------
+
+// `loid encode --pooling last` on the tiny GPT-2, and on it after `loid adapter fold` with the
+// PEFT-layout adapter, against the float64 PyTorch reference of tests/golden/gpt2/make_golden.py.
+TEST(LoidGpt2, EncodeAndFoldGiveTheReferenceVectors) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("cli_gpt2");
+  const std::string log = dir + "/log.txt";
+  const std::string tiny = testing::golden("gpt2/tiny");
+  const json texts = json::parse(read_file(testing::golden("gpt2/texts.json"))).at("texts");
+  {
+    std::ofstream in(dir + "/texts.jsonl");
+    for (const auto& t : texts) in << json{{"text", t}}.dump() << "\n";
+  }
+  ASSERT_EQ(run_loid({"encode", "--encoder", tiny, "--input", dir + "/texts.jsonl", "--out",
+                      dir + "/base.safetensors", "--pooling", "last", "--no-progress"},
+                     log),
+            0)
+      << read_file(log);
+  ASSERT_EQ(run_loid({"adapter", "fold", "--encoder", tiny, "--adapter",
+                      testing::golden("gpt2/adapter"), "--out", dir + "/folded"},
+                     log),
+            0)
+      << read_file(log);
+  ASSERT_EQ(run_loid({"encode", "--encoder", dir + "/folded", "--input", dir + "/texts.jsonl",
+                      "--out", dir + "/folded.safetensors", "--no-progress"},
+                     log),
+            0)
+      << read_file(log);
+  const std::string expected = testing::golden("gpt2/expected.safetensors");
+  for (const auto& [file, name] :
+       {std::pair<std::string, std::string>{"base", "text_last"}, {"folded", "text_lora_last"}}) {
+    const auto got = safetensors_matrix(dir + "/" + file + ".safetensors", "vectors");
+    const auto want = safetensors_matrix(expected, name);
+    ASSERT_EQ(got.size(), texts.size()) << file;
+    ASSERT_EQ(want.size(), texts.size()) << name;
+    double max_abs = 0.0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].size(), want[i].size());
+      for (std::size_t c = 0; c < got[i].size(); ++c)
+        max_abs = std::max(max_abs, std::abs(got[i][c] - want[i][c]));
+    }
+    EXPECT_LE(max_abs, 1e-4) << file << " against " << name;
+  }
+}
+
+// `loid pretrain` accepts a GPT-2 directory: the plugin adapts the four Conv1D maps of every block
+// and is written in PEFT's layout for them (fan_in_fan_out, GPT2Model module paths).
+TEST(LoidGpt2, PretrainWritesAPeftConv1DAdapter) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("cli_gpt2_pretrain");
+  const std::string log = dir + "/log.txt";
+  ASSERT_EQ(run_loid({"data", "synth", "--domains", "1", "--users", "30", "--items", "20", "--seed",
+                      "1", "--out", dir + "/synth.json"},
+                     log),
+            0)
+      << read_file(log);
+  ASSERT_EQ(run_loid({"pretrain", "--encoder", testing::golden("gpt2/tiny"), "--data",
+                      dir + "/synth.json", "--out", dir + "/plugin", "--epochs", "1", "--rank", "2",
+                      "--no-progress"},
+                     log),
+            0)
+      << read_file(log);
+  const json config = json::parse(read_file(dir + "/plugin/adapter_config.json"));
+  EXPECT_EQ(config.at("fan_in_fan_out"), true);
+  EXPECT_EQ(config.at("target_modules").size(), 8u) << config.dump();
+  const std::string weights = read_file(dir + "/plugin/adapter_model.safetensors");
+  EXPECT_NE(weights.find("base_model.model.h.1.mlp.c_proj.lora_B.weight"), std::string::npos);
+}
+
 // ---- loid models install ------------------------------------------------------------------------
 
 std::string npm_package_dir() {

@@ -46,6 +46,7 @@ TEST(EncoderPooling, NamesMapToPoolings) {
   EXPECT_EQ(pooling_from_name("mean"), Pooling::kMean);
   EXPECT_EQ(pooling_from_name("sentence"), Pooling::kSentence);
   EXPECT_EQ(pooling_from_name("default"), Pooling::kDefault);
+  EXPECT_EQ(pooling_from_name("last"), Pooling::kLast);
   EXPECT_THROW(pooling_from_name("max"), UsageError);
 }
 
@@ -55,9 +56,9 @@ TEST(EncoderLoad, MissingOrUnknownConfigIsExplained) {
   EXPECT_NE(msg.find(empty + "/config.json: missing"), std::string::npos) << msg;
 
   const auto gpt = temp_dir("encoder_gpt");
-  write_file_atomic(gpt + "/config.json", R"({"model_type": "gpt2"})");
+  write_file_atomic(gpt + "/config.json", R"({"model_type": "gpt_neox"})");
   msg = error_of([&] { load_encoder(gpt); });
-  EXPECT_NE(msg.find("model_type \"gpt2\" is not supported"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model_type \"gpt_neox\" is not supported"), std::string::npos) << msg;
 
   write_file_atomic(gpt + "/config.json", R"({"hidden_size": 8})");
   msg = error_of([&] { load_encoder(gpt); });
