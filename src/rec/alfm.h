@@ -31,11 +31,11 @@
 namespace loid {
 
 struct AlfmOptions {
-  std::uint64_t seed = 1;                                   // topics, initialisation, batches
-  std::vector<std::int64_t> dims = {8, 16};                 // validation grid: latent factors K
-  std::vector<double> regularizations = {0.01, 0.05, 0.2};  // validation grid: L2 weight
-  int aspects = 5;                                          // A, topics of the topic model
-  int topic_iterations = 60;                                // Gibbs sweeps over the training tokens
+  std::uint64_t seed = 1;                                       // topics, initialisation, batches
+  std::vector<std::int64_t> dims = {8, 16};                     // validation grid: latent factors K
+  std::vector<double> regularizations = {0.05, 0.2, 0.5, 1.0};  // validation grid: L2 weight
+  int aspects = 5;                                              // A, topics of the topic model
+  int topic_iterations = 60;      // Gibbs sweeps over the training tokens
   double alpha = 0.5;             // Dirichlet prior of a review's aspects (also smooths rho)
   double beta = 0.01;             // Dirichlet prior of an aspect's words
   std::int64_t min_count = 2;     // a training word enters the vocabulary at this frequency

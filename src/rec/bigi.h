@@ -35,7 +35,7 @@ namespace loid {
 struct BigiOptions {
   std::uint64_t seed = 1;                                  // initialisation, batches, corruption
   std::vector<std::int64_t> dims = {32};                   // validation grid: embedding size
-  std::vector<double> weight_decays = {1e-5, 1e-4, 1e-3};  // validation grid: Adam L2
+  std::vector<double> weight_decays = {1e-4, 1e-3, 1e-2};  // validation grid: Adam L2
   int layers = 2;                                          // GNN layers over the bipartite graph
   double mi_weight = 0.3;         // weight of the mutual-information (BCE) loss
   double learning_rate = 2e-3;    // Adam

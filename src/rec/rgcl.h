@@ -38,7 +38,7 @@ namespace loid {
 struct RgclOptions {
   std::uint64_t seed = 1;                                  // initialisation, batches, dropout
   std::vector<std::int64_t> dims = {32};                   // validation grid: embedding size
-  std::vector<double> weight_decays = {1e-5, 1e-4, 1e-3};  // validation grid: Adam L2
+  std::vector<double> weight_decays = {1e-4, 1e-3, 1e-2};  // validation grid: Adam L2
   double node_weight = 0.05;      // weight of the node-level contrastive loss
   double edge_weight = 0.05;      // weight of the edge-level contrastive loss
   double temperature = 0.2;       // InfoNCE temperature of both contrastive losses
