@@ -108,6 +108,12 @@ void add_bench(CLI::App& app) {
       "--word-vectors", o->word_vectors,
       "Text baselines: JSON word vectors to start from (default: trained from scratch)");
 
+  // ID baselines.
+  cmd->add_option("--id-max-epochs", o->id_max_epochs,
+                  "ALFM, BiGI, RGCL: epochs at most per grid point (0 = each model's default)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+
   add_threads_flag(*cmd, o->threads);
   add_no_progress_flag(*cmd, o->progress);
   cmd->add_flag("--table-only", o->table_only,

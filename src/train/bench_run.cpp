@@ -20,9 +20,15 @@
 #include "eval/metrics.h"
 #include "eval/report.h"
 #include "eval/stats.h"
+#include "nn/encoder.h"
+#include "rec/alfm.h"
+#include "rec/bigi.h"
+#include "rec/id_model.h"
 #include "rec/mf.h"
+#include "rec/rgcl.h"
 #include "rec/text_baselines.h"
 #include "train/run.h"
+#include "train/loid_stages.h"
 #include "train/run_config.h"
 #include "train/setup.h"
 
@@ -236,6 +242,8 @@ std::set<std::string> sections_needed(const std::vector<std::string>& models) {
     if (is_loid_model(m)) s.insert("loid");
     if (uses_plugin(m)) s.insert("plugin");
     if (is_text_model(m)) s.insert("text");
+    if (is_id_baseline(m)) s.insert("id");
+    if (m == "rgcl") s.insert("rgcl");
   }
   return s;
 }
@@ -247,6 +255,7 @@ std::set<std::string> sections_needed(const std::vector<std::string>& models) {
 std::vector<std::string> bench_model_names() {
   std::vector<std::string> names(std::begin(kClassicalModels), std::end(kClassicalModels));
   for (const auto& m : text_baseline_names()) names.push_back(m);
+  for (const auto& m : id_baseline_names()) names.push_back(m);
   names.insert(names.end(), std::begin(kLoidModels), std::end(kLoidModels));
   return names;
 }
@@ -350,13 +359,17 @@ json settings_sections(const BenchOptions& o, const std::set<std::string>& neede
                  {"word_vectors",
                   o.word_vectors.empty() ? json(nullptr) : file_fingerprint_json(o.word_vectors)},
                  {"threads", o.threads}};
+  if (needed.count("id")) s["id"] = {{"max_epochs", o.id_max_epochs}, {"threads", o.threads}};
+  if (needed.count("rgcl"))  // the encoder of the review vectors
+    s["rgcl"] = {{"encoder", o.loid.encoder_dir.empty() ? json("default (use_lite)")
+                                                        : json(o.loid.encoder_dir)}};
   return s;
 }
 
 }  // namespace
 
 json bench_settings_json(const BenchOptions& o) {
-  return settings_sections(o, {"data", "split", "mf", "loid", "plugin", "text"});
+  return settings_sections(o, {"data", "split", "mf", "loid", "plugin", "text", "id", "rgcl"});
 }
 
 // ---- results -----------------------------------------------------------------------------------
@@ -738,6 +751,49 @@ json run_text_cell(const std::string& model, const SeedData& s, const Dataset& d
                     {"train_seconds", r.seconds}});
 }
 
+json grid_json(const IdBaselineResult& r) {
+  return {{"dim", r.chosen.dim},
+          {"weight_decay", r.chosen.weight_decay},
+          {"best_epoch", r.fit.best_epoch},
+          {"epochs_run", r.fit.epoch_losses.size()},
+          {"best_validation_mse", r.fit.best_validation_mse},
+          {"train_seconds", r.seconds}};
+}
+
+json run_id_cell(const std::string& model, const SeedData& s, const DomainData& domain,
+                 const BenchOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  IdBaselineResult r;
+  if (model == "bigi") {
+    BigiOptions b;
+    b.seed = s.seed;
+    b.threads = o.threads;
+    b.progress = o.progress;
+    if (o.id_max_epochs > 0) b.max_epochs = o.id_max_epochs;
+    r = train_bigi(domain.dataset, s.split, b);
+  } else if (model == "alfm") {
+    AlfmOptions a;
+    a.seed = s.seed;
+    a.threads = o.threads;
+    a.progress = o.progress;
+    if (o.id_max_epochs > 0) a.max_epochs = o.id_max_epochs;
+    r = train_alfm(domain.dataset, s.split, a);
+  } else {
+    RgclOptions g;
+    g.seed = s.seed;
+    g.threads = o.threads;
+    g.progress = o.progress;
+    if (o.id_max_epochs > 0) g.max_epochs = o.id_max_epochs;
+    // Review vectors of the training reviews only: held-out rows stay zero and are never read.
+    const std::unique_ptr<Encoder> encoder =
+        load_encoder(o.loid.encoder_dir.empty() ? models_dir() + "/use_lite" : o.loid.encoder_dir);
+    const torch::Tensor vectors = review_vector_table(*encoder, domain, s.split.train, o.progress);
+    r = train_rgcl(domain.dataset, s.split, vectors, g);
+  }
+  return make_cell(model, s, r.validation_predictions, r.test_predictions, seconds_since(t0),
+                   grid_json(r));
+}
+
 }  // namespace
 
 namespace {
@@ -869,6 +925,8 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
         if (uses_plugin(model) && plugin_dirs.empty())
           plugin_dirs = ensure_plugin(o, log, &plugin_record);
         cell = run_loid_cell(model, *s, o, plugin_dirs);
+      } else if (is_id_baseline(model)) {
+        cell = run_id_cell(model, *s, domain, o);
       } else {
         cell = run_text_cell(model, *s, domain.dataset, o);
       }

@@ -19,8 +19,9 @@
 namespace loid {
 
 // The models `loid bench` knows in this build: mean, bias, mf, loid, loid+plugin, loid-mf,
-// loid-mf+plugin (the mf+text predictor), and the text baselines of rec/text_baselines.h (deepconn,
-// dattn, anr). The LoID models also run under the paper-leaky protocol as NAME@paper-leaky.
+// loid-mf+plugin (the mf+text predictor), the text baselines of rec/text_baselines.h (deepconn,
+// dattn, anr) and the ID baselines of rec/id_model.h (alfm, bigi, rgcl). The LoID models also run
+// under the paper-leaky protocol as NAME@paper-leaky.
 std::vector<std::string> bench_model_names();
 
 // Throws UsageError naming the first unknown model and listing the valid ones; also refuses an
@@ -53,6 +54,9 @@ struct BenchOptions {
   // Text baselines (deepconn, dattn, anr).
   int text_max_epochs = 0;   // 0 = the model's default
   std::string word_vectors;  // optional JSON word vectors; "" = trained from scratch
+
+  // ID baselines (alfm, bigi, rgcl); rgcl encodes the training reviews with loid.encoder_dir.
+  int id_max_epochs = 0;  // epochs at most per grid point (0 = each model's default)
 
   int threads = 0;       // intra-op threads for the neural models (0 = all cores)
   bool progress = true;  // progress bars inside the cells

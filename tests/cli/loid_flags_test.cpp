@@ -145,6 +145,7 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
       "--text-max-epochs",
       "--threads",
       "--word-vectors",
+      "--id-max-epochs",
       "--train-fraction",
       "--protocols",
       "--train-fractions",

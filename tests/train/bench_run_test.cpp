@@ -85,7 +85,7 @@ TEST(BenchModels, UnknownNamesListTheValidOnes) {
     validate_bench_models({"mf", "svd++"});
   });
   EXPECT_NE(e.find("svd++"), std::string::npos) << e;
-  for (const char* m : {"mean", "bias", "mf", "loid", "loid+plugin"})
+  for (const char* m : {"mean", "bias", "mf", "loid", "loid+plugin", "alfm", "bigi", "rgcl"})
     EXPECT_NE(e.find(m), std::string::npos) << e;
   EXPECT_THROW(validate_bench_models({"mf", "mf"}), UsageError);
   EXPECT_THROW(validate_bench_models({}), UsageError);
@@ -177,6 +177,34 @@ TEST(Bench, ClassicalModelsWriteCellsAndResults) {
   }
   EXPECT_NEAR(rows[0]["test_mse"]["mean"].get<double>(), (mse["mean"][0] + mse["mean"][1]) / 2,
               1e-12);
+}
+
+// The ID baselines run as bench cells: one cell per (model, seed) with the chosen grid point, and
+// the same cells again from a fresh directory (deterministic per seed).
+TEST(Bench, IdBaselinesWriteCellsThatRepeat) {
+  const std::string data = testing::tiny_corpus("bench_id", 60, 25, 5);
+  const std::string first = testing::temp_dir("bench_id_out");
+  BenchOptions o = classical(data, first);
+  o.models = {"mean", "alfm", "bigi", "rgcl"};
+  o.seeds = {1};
+  o.id_max_epochs = 2;
+  o.loid.encoder_dir = testing::golden("bert/tiny");  // rgcl's review vectors
+  o.threads = 1;
+  std::ostringstream log;
+  run_bench(o, log);
+  o.out = testing::temp_dir("bench_id_out2");
+  run_bench(o, log);
+  for (const char* m : {"alfm", "bigi", "rgcl"}) {
+    const json a = json::parse(read_file(first + "/cells/" + m + "_s1.json"));
+    const json b = json::parse(read_file(o.out + "/cells/" + m + "_s1.json"));
+    EXPECT_EQ(a["test_predictions"], b["test_predictions"]) << m;
+    EXPECT_TRUE(a["details"].contains("dim")) << m;
+    EXPECT_TRUE(a["details"].contains("weight_decay")) << m;
+    EXPECT_LE(a["details"]["epochs_run"].get<int>(), 2) << m;
+  }
+  const json config = json::parse(read_file(o.out + "/bench_config.json"));
+  EXPECT_EQ(config["settings"]["id"]["max_epochs"].get<int>(), 2);
+  EXPECT_EQ(config["settings"]["rgcl"]["encoder"], o.loid.encoder_dir);
 }
 
 TEST(Bench, ResumeRecomputesOnlyTheMissingCell) {
