@@ -9,20 +9,6 @@
 
 namespace loid {
 
-namespace {
-
-torch::nn::Embedding table(std::int64_t n, std::int64_t d, double stddev) {
-  torch::nn::Embedding e(std::max<std::int64_t>(n, 1), d);
-  torch::NoGradGuard no_grad;
-  if (stddev > 0)
-    e->weight.normal_(0.0, stddev);
-  else
-    e->weight.zero_();
-  return e;
-}
-
-}  // namespace
-
 BigiImpl::BigiImpl(const RowTensors& train, std::int64_t num_users, std::int64_t num_items,
                    float mean, std::int64_t dim, const BigiOptions& o)
     : edge_users_(train.users),
@@ -32,8 +18,8 @@ BigiImpl::BigiImpl(const RowTensors& train, std::int64_t num_users, std::int64_t
       mean_(mean),
       layers_(o.layers),
       mi_weight_(o.mi_weight) {
-  user_embedding = register_module("user_embedding", table(num_users, dim, 0.1));
-  item_embedding = register_module("item_embedding", table(num_items, dim, 0.1));
+  user_embedding = register_module("user_embedding", id_table(num_users, dim, 0.1));
+  item_embedding = register_module("item_embedding", id_table(num_items, dim, 0.1));
   user_layers = register_module("user_layers", torch::nn::ModuleList());
   item_layers = register_module("item_layers", torch::nn::ModuleList());
   for (int l = 0; l < layers_; ++l) {
@@ -45,8 +31,8 @@ BigiImpl::BigiImpl(const RowTensors& train, std::int64_t num_users, std::int64_t
   discriminator = register_module("discriminator", torch::nn::Bilinear(dim, dim, 1));
   head_hidden = register_module("head_hidden", torch::nn::Linear(3 * dim, dim));
   head_out = register_module("head_out", torch::nn::Linear(dim, 1));
-  user_bias = register_module("user_bias", table(num_users, 1, 0.0));
-  item_bias = register_module("item_bias", table(num_items, 1, 0.0));
+  user_bias = register_module("user_bias", id_table(num_users, 1, 0.0));
+  item_bias = register_module("item_bias", id_table(num_items, 1, 0.0));
   torch::NoGradGuard no_grad;
   head_out->weight.zero_();
   head_out->bias.zero_();

@@ -15,6 +15,16 @@
 
 namespace loid {
 
+torch::nn::Embedding id_table(std::int64_t n, std::int64_t d, double stddev) {
+  torch::nn::Embedding e(std::max<std::int64_t>(n, 1), d);
+  torch::NoGradGuard no_grad;
+  if (stddev > 0)
+    e->weight.normal_(0.0, stddev);
+  else
+    e->weight.zero_();
+  return e;
+}
+
 RowTensors row_tensors(const RatingRows& rows) {
   RowTensors t;
   t.users = torch::tensor(rows.user, torch::kInt64);

@@ -32,6 +32,10 @@ struct RowTensors {
 };
 RowTensors row_tensors(const RatingRows& rows);
 
+// An embedding table of max(n, 1) rows of width d: weights drawn from N(0, stddev), or zeros when
+// stddev is 0 (biases).
+torch::nn::Embedding id_table(std::int64_t n, std::int64_t d, double stddev);
+
 // A rating model over user and item ids that may read the training rows.
 class IdRatingModelImpl : public torch::nn::Module {
  public:

@@ -13,16 +13,6 @@ namespace {
 
 constexpr std::int64_t kLevels = 5;  // rating levels 1..5
 
-torch::nn::Embedding table(std::int64_t n, std::int64_t d, double stddev) {
-  torch::nn::Embedding e(std::max<std::int64_t>(n, 1), d);
-  torch::NoGradGuard no_grad;
-  if (stddev > 0)
-    e->weight.normal_(0.0, stddev);
-  else
-    e->weight.zero_();
-  return e;
-}
-
 // InfoNCE of rows of a against the same rows of b (the other rows of b are the negatives).
 torch::Tensor info_nce(const torch::Tensor& a, const torch::Tensor& b, double temperature) {
   const torch::Tensor an =
@@ -47,8 +37,8 @@ RgclImpl::RgclImpl(const RowTensors& train, const torch::Tensor& vectors, std::i
       options_(o) {
   seen_users_ = torch::zeros({num_users}, torch::kBool).index_fill_(0, edge_users_, true);
   seen_items_ = torch::zeros({num_items}, torch::kBool).index_fill_(0, edge_items_, true);
-  user_embedding = register_module("user_embedding", table(num_users, dim, 0.1));
-  item_embedding = register_module("item_embedding", table(num_items, dim, 0.1));
+  user_embedding = register_module("user_embedding", id_table(num_users, dim, 0.1));
+  item_embedding = register_module("item_embedding", id_table(num_items, dim, 0.1));
   review = register_module("review", torch::nn::Linear(vectors.size(1), dim));
   level_weights = register_parameter(
       "level_weights", torch::randn({kLevels, dim, dim}) / std::sqrt(static_cast<double>(dim)));
@@ -56,8 +46,8 @@ RgclImpl::RgclImpl(const RowTensors& train, const torch::Tensor& vectors, std::i
   interaction = register_module("interaction", torch::nn::Linear(4 * dim, dim));
   head_hidden = register_module("head_hidden", torch::nn::Linear(4 * dim, dim));
   head_out = register_module("head_out", torch::nn::Linear(dim, 1));
-  user_bias = register_module("user_bias", table(num_users, 1, 0.0));
-  item_bias = register_module("item_bias", table(num_items, 1, 0.0));
+  user_bias = register_module("user_bias", id_table(num_users, 1, 0.0));
+  item_bias = register_module("item_bias", id_table(num_items, 1, 0.0));
   torch::NoGradGuard no_grad;
   head_out->weight.zero_();
   head_out->bias.zero_();
