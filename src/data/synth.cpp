@@ -18,6 +18,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "data/synth_vocab.h"
+#include "core/strings.h"
 
 namespace loid {
 
@@ -161,11 +162,6 @@ void validate(const SynthOptions& o) {
         "--bias-scale, --interaction and --noise must be >= 0 and --rating-words in "
         "[0, 1]");
   }
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // "MM DD, YYYY" as in Amazon's reviewTime (civil-from-days, H. Hinnant's algorithm).

@@ -93,6 +93,10 @@ std::string format_number(double x, int digits) {
   return out;
 }
 
+std::string format_finite(double x, int digits) {
+  return std::isfinite(x) ? format_number(x, digits) : std::string("n/a");
+}
+
 std::string truncate_utf8(const std::string& s, std::size_t max_chars) {
   if (max_chars == 0) throw UsageError("truncate_utf8: max_chars must be at least 1");
   if (utf8_length(s) <= max_chars) return s;

@@ -22,6 +22,9 @@ std::string xml_escape(const std::string& s);
 // "-0.00"). Throws UsageError for digits outside 0..30.
 std::string format_number(double x, int digits);
 
+// format_number(x, digits) for finite x, "n/a" otherwise (tables of metrics that may be missing).
+std::string format_finite(double x, int digits);
+
 // The first max_chars - 1 code points of `s` followed by "…" when `s` has more than max_chars code
 // points (max_chars >= 1); `s` itself otherwise. Never splits a multi-byte sequence.
 std::string truncate_utf8(const std::string& s, std::size_t max_chars);

@@ -20,6 +20,7 @@
 #include "nn/merge.h"
 #include "nn/peft.h"
 #include "nn/tensor_io.h"
+#include "core/strings.h"
 
 namespace loid {
 namespace {
@@ -197,11 +198,6 @@ fs::path normal_path(const std::string& p) {
 
 bool inside_or_equal(const fs::path& p, const fs::path& dir) {
   return std::mismatch(dir.begin(), dir.end(), p.begin(), p.end()).first == dir.end();
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Weight files of any framework: never copied, since they would hold the unfolded weights.

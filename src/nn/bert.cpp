@@ -16,34 +16,12 @@
 #include "nn/shape.h"
 #include "nn/tensor_io.h"
 #include "text/wordpiece.h"
+#include "io/json_file.h"
+#include "nn/tensor_util.h"
 
 namespace loid {
 
-namespace {
-
-// Reads an integer field; `required` fields must exist.
-std::int64_t int_field(const nlohmann::json& j, const char* key, std::int64_t fallback,
-                       bool required, const std::string& file) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) {
-    if (required) throw InputError(file, 0, std::string("missing field '") + key + "'");
-    return fallback;
-  }
-  if (!it->is_number_integer())
-    throw InputError(file, 0,
-                     std::string("field '") + key + "' must be an integer, got " + it->dump());
-  return it->get<std::int64_t>();
-}
-
-// A large negative that stays finite in the compute dtype, so that fully padded query rows give
-// a uniform (harmless) softmax instead of NaN.
-double large_negative(torch::ScalarType t) {
-  if (t == torch::kDouble) return std::numeric_limits<double>::lowest();
-  if (t == torch::kFloat) return std::numeric_limits<float>::lowest();
-  return -65504.0;  // float16's lowest, also fine for bfloat16
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Activation activation_from_name(const std::string& name, const std::string& file) {
   if (name == "gelu") return Activation::kGelu;
@@ -92,15 +70,16 @@ BertConfig parse_bert_config(const std::string& json_text, const std::string& fi
   if (j.contains("model_type") && j["model_type"] != "bert")
     throw InputError(file, 0, "model_type is " + j["model_type"].dump() + ", expected \"bert\"");
   BertConfig c;
-  c.vocab_size = int_field(j, "vocab_size", c.vocab_size, true, file);
-  c.hidden_size = int_field(j, "hidden_size", c.hidden_size, true, file);
-  c.num_hidden_layers = int_field(j, "num_hidden_layers", c.num_hidden_layers, true, file);
-  c.num_attention_heads = int_field(j, "num_attention_heads", c.num_attention_heads, true, file);
-  c.intermediate_size = int_field(j, "intermediate_size", 4 * c.hidden_size, false, file);
+  c.vocab_size = json_int_field(j, "vocab_size", c.vocab_size, true, file);
+  c.hidden_size = json_int_field(j, "hidden_size", c.hidden_size, true, file);
+  c.num_hidden_layers = json_int_field(j, "num_hidden_layers", c.num_hidden_layers, true, file);
+  c.num_attention_heads =
+      json_int_field(j, "num_attention_heads", c.num_attention_heads, true, file);
+  c.intermediate_size = json_int_field(j, "intermediate_size", 4 * c.hidden_size, false, file);
   c.max_position_embeddings =
-      int_field(j, "max_position_embeddings", c.max_position_embeddings, false, file);
-  c.type_vocab_size = int_field(j, "type_vocab_size", c.type_vocab_size, false, file);
-  c.pad_token_id = int_field(j, "pad_token_id", c.pad_token_id, false, file);
+      json_int_field(j, "max_position_embeddings", c.max_position_embeddings, false, file);
+  c.type_vocab_size = json_int_field(j, "type_vocab_size", c.type_vocab_size, false, file);
+  c.pad_token_id = json_int_field(j, "pad_token_id", c.pad_token_id, false, file);
   if (j.contains("layer_norm_eps")) {
     if (!j["layer_norm_eps"].is_number())
       throw InputError(file, 0, "field 'layer_norm_eps' must be a number");

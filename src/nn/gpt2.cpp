@@ -16,37 +16,12 @@
 #include "nn/shape.h"
 #include "nn/tensor_io.h"
 #include "text/byte_bpe.h"
+#include "io/json_file.h"
+#include "nn/tensor_util.h"
 
 namespace loid {
 
 namespace {
-
-std::int64_t int_field(const nlohmann::json& j, const char* key, std::int64_t fallback,
-                       bool required, const std::string& file) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) {
-    if (required) throw InputError(file, 0, std::string("missing field '") + key + "'");
-    return fallback;
-  }
-  if (!it->is_number_integer())
-    throw InputError(file, 0,
-                     std::string("field '") + key + "' must be an integer, got " + it->dump());
-  return it->get<std::int64_t>();
-}
-
-bool bool_field(const nlohmann::json& j, const char* key, bool fallback, const std::string& file) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return fallback;
-  if (!it->is_boolean())
-    throw InputError(file, 0, std::string("field '") + key + "' must be true or false");
-  return it->get<bool>();
-}
-
-double large_negative(torch::ScalarType t) {
-  if (t == torch::kDouble) return std::numeric_limits<double>::lowest();
-  if (t == torch::kFloat) return std::numeric_limits<float>::lowest();
-  return -65504.0;
-}
 
 torch::Tensor activate(Activation act, const torch::Tensor& y) {
   switch (act) {
@@ -94,13 +69,13 @@ Gpt2Config parse_gpt2_config(const std::string& json_text, const std::string& fi
   if (j.contains("model_type") && j["model_type"] != "gpt2")
     throw InputError(file, 0, "model_type is " + j["model_type"].dump() + ", expected \"gpt2\"");
   Gpt2Config c;
-  c.vocab_size = int_field(j, "vocab_size", c.vocab_size, true, file);
-  c.n_embd = int_field(j, "n_embd", c.n_embd, true, file);
-  c.n_layer = int_field(j, "n_layer", c.n_layer, true, file);
-  c.n_head = int_field(j, "n_head", c.n_head, true, file);
-  c.n_positions = int_field(j, "n_positions", c.n_positions, false, file);
-  c.n_inner = int_field(j, "n_inner", 0, false, file);
-  c.eos_token_id = int_field(j, "eos_token_id", c.eos_token_id, false, file);
+  c.vocab_size = json_int_field(j, "vocab_size", c.vocab_size, true, file);
+  c.n_embd = json_int_field(j, "n_embd", c.n_embd, true, file);
+  c.n_layer = json_int_field(j, "n_layer", c.n_layer, true, file);
+  c.n_head = json_int_field(j, "n_head", c.n_head, true, file);
+  c.n_positions = json_int_field(j, "n_positions", c.n_positions, false, file);
+  c.n_inner = json_int_field(j, "n_inner", 0, false, file);
+  c.eos_token_id = json_int_field(j, "eos_token_id", c.eos_token_id, false, file);
   if (j.contains("layer_norm_epsilon")) {
     if (!j["layer_norm_epsilon"].is_number())
       throw InputError(file, 0, "field 'layer_norm_epsilon' must be a number");
@@ -118,9 +93,10 @@ Gpt2Config parse_gpt2_config(const std::string& json_text, const std::string& fi
                            "'; supported: gelu_new, gelu_pytorch_tanh, gelu, relu");
     }
   }
-  c.scale_attn_weights = bool_field(j, "scale_attn_weights", true, file);
-  c.scale_attn_by_inverse_layer_idx = bool_field(j, "scale_attn_by_inverse_layer_idx", false, file);
-  if (bool_field(j, "add_cross_attention", false, file))
+  c.scale_attn_weights = json_bool_field(j, "scale_attn_weights", true, file);
+  c.scale_attn_by_inverse_layer_idx =
+      json_bool_field(j, "scale_attn_by_inverse_layer_idx", false, file);
+  if (json_bool_field(j, "add_cross_attention", false, file))
     throw InputError(file, 0,
                      "add_cross_attention = true (an encoder-decoder GPT-2) is not supported");
   c.validate(file);

@@ -10,6 +10,7 @@
 #include "nn/gpt2.h"
 #include "nn/shape.h"
 #include "nn/tensor_io.h"
+#include "core/strings.h"
 
 namespace loid {
 
@@ -20,11 +21,6 @@ using nlohmann::json;
 const std::string kSuffixA = ".lora_A.weight";
 const std::string kSuffixB = ".lora_B.weight";
 const std::string kHint = " (hint: adapter made for another base model?)";
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string last_component(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();

@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "eval/metrics.h"
+#include "nn/tensor_util.h"
 
 namespace loid {
 
@@ -69,26 +70,6 @@ std::vector<float> predict_rows(IdRatingModelImpl& model, const RowTensors& rows
   return std::vector<float>(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
 }
 
-namespace {
-
-std::vector<float> to_vector(const torch::Tensor& t) {
-  const torch::Tensor c = t.contiguous();
-  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-}
-
-std::vector<torch::Tensor> snapshot(const std::vector<torch::Tensor>& params) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : params) out.push_back(p.detach().clone());
-  return out;
-}
-
-void restore(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& saved) {
-  torch::NoGradGuard no_grad;
-  for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
-}
-
-}  // namespace
-
 IdFitResult fit_id_model(IdRatingModelImpl& model, const RowTensors& train,
                          const RowTensors& validation, const IdTrainOptions& o) {
   if (o.learning_rate <= 0 || o.weight_decay < 0 || o.batch_size < 1 || o.max_epochs < 1 ||
@@ -98,13 +79,13 @@ IdFitResult fit_id_model(IdRatingModelImpl& model, const RowTensors& train,
                      "must be positive, weight decay not negative)");
   if (train.size() == 0) throw UsageError(o.name + ": no training rows");
   if (validation.size() == 0) throw UsageError(o.name + ": no validation rows");
-  const std::vector<float> val_truth = to_vector(validation.ratings);
+  const std::vector<float> val_truth = to_float_vector(validation.ratings);
   const std::vector<torch::Tensor> params = model.parameters();
   torch::optim::Adam optimizer(
       params, torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
   IdFitResult result;
   result.best_validation_mse = rating_metrics(predict_rows(model, validation), val_truth).mse;
-  std::vector<torch::Tensor> best = snapshot(params);
+  std::vector<torch::Tensor> best = snapshot_params(params);
   Rng order_rng = Rng(o.seed).fork(0x69646d6f64ULL);  // "idmod"
   std::vector<std::int64_t> order(static_cast<std::size_t>(train.size()));
   std::iota(order.begin(), order.end(), 0);
@@ -145,13 +126,13 @@ IdFitResult fit_id_model(IdRatingModelImpl& model, const RowTensors& train,
     if (val < result.best_validation_mse) {
       result.best_validation_mse = val;
       result.best_epoch = epoch;
-      best = snapshot(params);
+      best = snapshot_params(params);
       since_best = 0;
     } else if (++since_best >= o.patience) {
       break;
     }
   }
-  restore(params, best);
+  restore_params(params, best);
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "nn/tensor_util.h"
 
 namespace loid {
 
@@ -206,12 +207,6 @@ LoidOutput LoidModelImpl::forward(const torch::Tensor& users, const torch::Tenso
 
 namespace {
 
-// Tensor (any float type, any layout) as a flat float vector.
-std::vector<float> to_vector(const torch::Tensor& t) {
-  const auto c = t.to(torch::kFloat32).contiguous();
-  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-}
-
 // Eight partial sums, so that the compiler may keep them in vector registers.
 float dot(const float* a, const float* b, std::int64_t n) {
   float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -239,7 +234,7 @@ LoidPrecomputed::Side LoidPrecomputed::build_side(LoidModelImpl& model,
     throw UsageError("precomputed LoID: contexts are not rows of k = " + std::to_string(k));
   const auto rows = static_cast<std::int64_t>(contexts.size() / k);
   Side side;
-  side.query = to_vector(query_attention.q(id_weight.slice(0, 0, rows)));  // (rows, E)
+  side.query = to_float_vector(query_attention.q(id_weight.slice(0, 0, rows)));  // (rows, E)
   std::vector<std::int64_t> ids;
   side.start.push_back(0);
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -257,14 +252,14 @@ LoidPrecomputed::Side LoidPrecomputed::build_side(LoidModelImpl& model,
   const auto s = static_cast<std::int64_t>(ids.size());
   auto x = vectors.index_select(0, torch::tensor(ids, torch::kInt64));  // (S, D)
   if (model.text_projection) x = model.text_projection(x);              // (S, E)
-  side.keys = to_vector(context_attention.k(x));                        // (S, E)
+  side.keys = to_float_vector(context_attention.k(x));                  // (S, E)
   // Per review and head: the value's head block through the output projection and this side's
   // half of the MLP's first layer, in double (the folding is the only reordering of sums).
   const auto v = context_attention.v(x).to(torch::kFloat64).view({s, heads_, -1});  // (S, h, d)
   const auto folded = torch::matmul(first_layer_half.to(torch::kFloat64),
                                     context_attention.o->weight.to(torch::kFloat64))
-                          .view({hidden_, heads_, -1});                 // (hidden, h, d)
-  side.values = to_vector(torch::einsum("shd,ohd->sho", {v, folded}));  // (S, h, hidden)
+                          .view({hidden_, heads_, -1});                       // (hidden, h, d)
+  side.values = to_float_vector(torch::einsum("shd,ohd->sho", {v, folded}));  // (S, h, hidden)
   return side;
 }
 
@@ -296,18 +291,18 @@ LoidPrecomputed::LoidPrecomputed(LoidModelImpl& model,
   // one, or to zero with the context): fold both into that layer's bias.
   const auto d = [](const torch::Tensor& t) { return t.to(torch::kFloat64); };
   hidden_bias_ =
-      to_vector(d(first->bias) + torch::matmul(d(w1_u), d(model.user_over_item->o->bias)) +
-                torch::matmul(d(w1_i), d(model.item_over_user->o->bias)));
-  out_weight_ = to_vector(last->weight.view({-1}));
+      to_float_vector(d(first->bias) + torch::matmul(d(w1_u), d(model.user_over_item->o->bias)) +
+                      torch::matmul(d(w1_i), d(model.item_over_user->o->bias)));
+  out_weight_ = to_float_vector(last->weight.view({-1}));
   out_bias_ = last->bias.item<float>() + model.mean.item<float>();
   if (o.id_biases) {
-    user_bias_ = to_vector(model.user_bias->weight.view({-1}));
-    item_bias_ = to_vector(model.item_bias->weight.view({-1}));
+    user_bias_ = to_float_vector(model.user_bias->weight.view({-1}));
+    item_bias_ = to_float_vector(model.item_bias->weight.view({-1}));
   }
   if (model.user_factors) {
     factors_ = o.mf_factors;
-    user_factors_ = to_vector(model.user_factors->weight);
-    item_factors_ = to_vector(model.item_factors->weight);
+    user_factors_ = to_float_vector(model.user_factors->weight);
+    item_factors_ = to_float_vector(model.item_factors->weight);
   }
   if (model.user_text_factors) {
     // Each row's text factors depend only on its fixed context: fold them into its factors.
@@ -318,8 +313,8 @@ LoidPrecomputed::LoidPrecomputed(LoidModelImpl& model,
       const auto ids = torch::tensor(contexts, torch::kInt64);
       const auto mask = (ids >= 0).to(torch::kFloat32).view({rows, static_cast<std::int64_t>(k)});
       const auto text = vectors.index_select(0, ids.clamp_min(0))
-                            .view({rows, static_cast<std::int64_t>(k), -1});  // (rows, k, D)
-      const auto add = to_vector(map(model.text_factor_input(text, mask)));   // (rows, F)
+                            .view({rows, static_cast<std::int64_t>(k), -1});       // (rows, k, D)
+      const auto add = to_float_vector(map(model.text_factor_input(text, mask)));  // (rows, F)
       for (std::size_t j = 0; j < add.size(); ++j) factors[j] += add[j];
     };
     fold(user_contexts, model.user_text_factors, user_factors_);

@@ -23,6 +23,7 @@
 #include "rec/mf.h"
 #include "rec/text_model.h"
 #include "rec/word_docs.h"
+#include "nn/tensor_util.h"
 
 namespace loid {
 
@@ -147,17 +148,6 @@ std::vector<float> predict(TextRatingModelImpl& model, const DocRows& rows) {
   return out;
 }
 
-std::vector<torch::Tensor> snapshot(const std::vector<torch::Tensor>& params) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : params) out.push_back(p.detach().clone());
-  return out;
-}
-
-void restore(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& saved) {
-  torch::NoGradGuard no_grad;
-  for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
-}
-
 std::string valid_names() {
   std::string s;
   for (const auto& n : text_baseline_names()) s += (s.empty() ? "" : ", ") + n;
@@ -223,7 +213,7 @@ TextBaselineResult train_text_baseline(const Dataset& dataset, const Split& spli
            std::to_string(result.vocabulary_size) +
            (pretrained ? " (" + std::to_string(vectors.found) + " pretrained)" : "") +
            ", validation MSE before training " + std::to_string(result.best_validation_mse));
-  std::vector<torch::Tensor> best = snapshot(params);
+  std::vector<torch::Tensor> best = snapshot_params(params);
   Rng order_rng = Rng(o.seed).fork(0x7465787462ULL);  // "textb"
   const int max_epochs = o.max_epochs > 0 ? o.max_epochs : 20;
   int since_best = 0;
@@ -265,13 +255,13 @@ TextBaselineResult train_text_baseline(const Dataset& dataset, const Split& spli
     if (val < result.best_validation_mse) {
       result.best_validation_mse = val;
       result.best_epoch = epoch;
-      best = snapshot(params);
+      best = snapshot_params(params);
       since_best = 0;
     } else if (++since_best >= o.patience) {
       break;
     }
   }
-  restore(params, best);
+  restore_params(params, best);
   result.validation_predictions = predict(*model, validation);
   // The test rows are read here, once, after the model is fixed.
   result.test_predictions = predict(*model, doc_rows(dataset, docs, split.test));

@@ -84,7 +84,7 @@ struct CodePoint {
   std::size_t bytes;
 };
 
-std::vector<CodePoint> decode_utf8(const std::string& text) {
+std::vector<CodePoint> decode_code_points(const std::string& text) {
   std::vector<CodePoint> out;
   out.reserve(text.size());
   const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
@@ -125,7 +125,7 @@ std::string byte_level_spelling(const std::string& bytes) {
 }
 
 std::vector<std::string> gpt2_pre_tokenize(const std::string& text) {
-  const std::vector<CodePoint> cps = decode_utf8(text);
+  const std::vector<CodePoint> cps = decode_code_points(text);
   const std::size_t n = cps.size();
   std::vector<Gpt2CharClass> cls(n);
   for (std::size_t i = 0; i < n; ++i) cls[i] = gpt2_char_class(cps[i].c);
@@ -406,7 +406,7 @@ std::string ByteBpeTokenizer::decode(const std::vector<std::int64_t>& ids) const
       out += piece;
       continue;
     }
-    for (const CodePoint& cp : decode_utf8(piece)) {
+    for (const CodePoint& cp : decode_code_points(piece)) {
       auto it = to_byte.find(cp.c);
       if (it == to_byte.end()) throw UsageError("piece '" + piece + "' is not byte-level text");
       out.push_back(static_cast<char>(it->second));

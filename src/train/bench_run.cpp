@@ -31,6 +31,7 @@
 #include "train/loid_stages.h"
 #include "train/run_config.h"
 #include "train/setup.h"
+#include "io/json_file.h"
 
 namespace loid {
 
@@ -81,7 +82,7 @@ bool is_mf_text_model(const std::string& m) {
 // ---- small helpers -----------------------------------------------------------------------------
 
 std::string fixed(double x, int digits = 4) {
-  return std::isfinite(x) ? format_number(x, digits) : std::string("n/a");
+  return format_finite(x, digits);
 }
 
 std::string signed_fixed(double x, int digits = 4) {
@@ -96,10 +97,6 @@ std::string seconds_text(double s) {
   if (s < 1.0) return format_number(s, 3) + "s";
   if (s < 60.0) return format_number(s, 1) + "s";
   return format_duration(s);
-}
-
-json number_or_null(double x) {
-  return std::isfinite(x) ? json(x) : json(nullptr);
 }
 
 double number_of(const json& j) {

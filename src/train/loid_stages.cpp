@@ -27,6 +27,7 @@
 #include "train/pretrain.h"
 #include "train/target_adapter.h"
 #include "train/text_regressor.h"
+#include "io/json_file.h"
 
 namespace loid {
 
@@ -154,10 +155,6 @@ void write_run_adapter(const TargetEncoder& target, const LoidTrainOptions& o, R
                       head ? head->get() : nullptr, metadata);
 }
 
-void write_json(const std::string& path, const json& j) {
-  write_file_atomic(path, j.dump(2) + "\n");
-}
-
 void save_vectors(const std::string& path, const torch::Tensor& table,
                   const std::vector<std::int64_t>& visible) {
   const auto ids = torch::tensor(visible, torch::kInt64);
@@ -278,7 +275,7 @@ json run_relora(TargetEncoder& target, const TargetData& data, const LoidTrainOp
                 {"validation_mse", fit.best_validation_mse},
                 {"curve", curve}};
       write_run_adapter(target, o, &head, record, adapter_dir);
-      write_json(done, record);
+      write_json_file(done, record);
       log("Re-LoRA: best epoch " + std::to_string(fit.best_epoch) + ", validation MSE " +
           std::to_string(fit.initial_validation_mse) + " -> " +
           std::to_string(fit.best_validation_mse));
@@ -692,7 +689,7 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
     save_tensors(checkpoint_file(ck, "last", epoch, ".safetensors"), state.snapshot());
     save_tensors(checkpoint_file(ck, "best", epoch, ".safetensors"), best);
     save_optimizer(*optimizer, checkpoint_file(ck, "optimizer", epoch, ".pt"));
-    write_json(ck + "/state.json", fit_state_json(fit, since_best));
+    write_json_file(ck + "/state.json", fit_state_json(fit, since_best));
     const std::pair<const char*, const char*> files[] = {
         {"last", ".safetensors"}, {"best", ".safetensors"}, {"optimizer", ".pt"}};
     for (const auto& [stem, ext] : files) {

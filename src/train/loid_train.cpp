@@ -18,6 +18,7 @@
 #include "train/pretrain.h"
 #include "train/run_config.h"
 #include "train/run_report.h"
+#include "io/json_file.h"
 
 namespace loid {
 
@@ -51,10 +52,6 @@ class RunLog {
  private:
   std::ofstream out_;
 };
-
-void write_json(const std::string& path, const json& j) {
-  write_file_atomic(path, j.dump(2) + "\n");
-}
 
 void validate(const LoidTrainOptions& o) {
   if (o.data.empty()) throw UsageError("train: --data is required");
@@ -126,7 +123,7 @@ json prepare_run_dir(const LoidTrainOptions& o, const json& settings, const RunS
   full["data_fingerprint"] = {{"bytes", fp.bytes}, {"crc32", fp.crc32}};
   if (o.protocol == Protocol::kPaperLeaky)
     full["warning"] = "LEAKY: paper-leaky protocol, test reviews are visible to the model";
-  write_json(config_path, full);
+  write_json_file(config_path, full);
   return json();
 }
 
@@ -166,7 +163,7 @@ void reuse_text_stage(const LoidTrainOptions& o, const json& settings, json& ful
                   fs::copy_options::overwrite_existing);
   }
   full["reused_text_stage_from"] = from;
-  write_json(o.out + "/" + kRunConfig, full);
+  write_json_file(o.out + "/" + kRunConfig, full);
 }
 
 // metrics.json: the evaluation with the records of the other stages.
@@ -237,7 +234,7 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o, const LoidTrainHooks& 
   metrics["seconds"] = result.seconds;
   result.metrics = metrics;
   write_run_report(o.out, full, metrics);
-  write_json(o.out + "/" + kRunMetrics, metrics);  // last: its presence marks a finished run
+  write_json_file(o.out + "/" + kRunMetrics, metrics);  // last: its presence marks a finished run
   char line[160];
   std::snprintf(line, sizeof line, "test MSE %.4f, RMSE %.4f, MAE %.4f (%lld reviews) in %s",
                 metrics["test"]["mse"].get<double>(), metrics["test"]["rmse"].get<double>(),

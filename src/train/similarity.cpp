@@ -22,6 +22,7 @@
 #include "nn/encoder.h"
 #include "train/bench_run.h"
 #include "train/setup.h"
+#include "io/json_file.h"
 
 namespace loid {
 
@@ -32,14 +33,6 @@ namespace {
 
 // Salt so the sample stream differs from other uses of the same seed ("similar").
 constexpr std::uint64_t kSampleSalt = 0x73696d696c6172ULL;
-
-std::string fixed(double x, int digits) {
-  return std::isfinite(x) ? format_number(x, digits) : std::string("n/a");
-}
-
-json number_or_null(double x) {
-  return std::isfinite(x) ? json(x) : json(nullptr);
-}
 
 // The pooling actually used: "auto" picks the encoder's sentence output for USE-Lite and the mean
 // of token states otherwise (BERT).
@@ -295,7 +288,7 @@ SimilarityResult run_similarity(const SimilarityOptions& o, std::ostream& out) {
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < r.labels.size(); ++i) {
     std::vector<std::string> row = {r.labels[i] + " (" + std::to_string(r.sampled[i]) + ")"};
-    for (double x : r.matrix[i]) row.push_back(fixed(x, 4));
+    for (double x : r.matrix[i]) row.push_back(format_finite(x, 4));
     rows.push_back(row);
   }
   out << markdown_table(header, rows);
@@ -307,11 +300,12 @@ SimilarityResult run_similarity(const SimilarityOptions& o, std::ostream& out) {
       std::string src, sim;
       for (std::size_t k = 0; k < g.sources.size(); ++k) {
         src += (k ? " + " : "") + g.sources[k];
-        sim += (k ? " / " : "") + fixed(g.similarity[k], 4);
+        sim += (k ? " / " : "") + format_finite(g.similarity[k], 4);
       }
-      std::string gain = fixed(g.gain, 4);
+      std::string gain = format_finite(g.gain, 4);
       if (std::isfinite(g.gain_ci_low))
-        gain += " [" + fixed(g.gain_ci_low, 4) + ", " + fixed(g.gain_ci_high, 4) + "]";
+        gain +=
+            " [" + format_finite(g.gain_ci_low, 4) + ", " + format_finite(g.gain_ci_high, 4) + "]";
       grows.push_back({g.target, src, sim, gain, std::to_string(g.seeds)});
     }
     out << markdown_table(

@@ -14,6 +14,7 @@
 #include "eval/metrics.h"
 #include "nn/encode.h"
 #include "nn/lora.h"
+#include "nn/tensor_util.h"
 
 namespace loid {
 
@@ -44,18 +45,6 @@ std::vector<std::vector<std::int64_t>> bucketed_batches(const std::vector<std::s
 
 double mse(const std::vector<float>& p, const std::vector<float>& t) {
   return rating_metrics(p, t).mse;
-}
-
-std::vector<torch::Tensor> snapshot(const std::vector<torch::Tensor>& params) {
-  std::vector<torch::Tensor> out;
-  out.reserve(params.size());
-  for (const auto& p : params) out.push_back(p.detach().clone());
-  return out;
-}
-
-void restore(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& saved) {
-  torch::NoGradGuard no_grad;
-  for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(saved[i]);
 }
 
 }  // namespace
@@ -114,7 +103,7 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
       mse(predict_ratings(encoder, head, validation_texts, 64, false, o.dtype), validation_ratings);
   result.best_validation_mse = result.initial_validation_mse;
   log_info("validation MSE before training: " + std::to_string(result.initial_validation_mse));
-  std::vector<torch::Tensor> best = snapshot(params);
+  std::vector<torch::Tensor> best = snapshot_params(params);
   int since_best = 0;
   // Tokenized once for all epochs; each step pads its rows.
   const std::vector<TokenIds> train_ids = encoder.token_ids(train_texts);
@@ -176,13 +165,13 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
     if (rec.validation_mse < result.best_validation_mse) {
       result.best_validation_mse = rec.validation_mse;
       result.best_epoch = epoch;
-      best = snapshot(params);
+      best = snapshot_params(params);
       since_best = 0;
     } else if (++since_best >= o.patience) {
       break;
     }
   }
-  restore(params, best);
+  restore_params(params, best);
   encoder.module().eval();
   head->eval();
   return result;
