@@ -116,8 +116,10 @@ const std::vector<std::int64_t>& Split::ids(SplitPart p) const {
       return validation;
     case SplitPart::kTest:
       return test;
+    case SplitPart::kUnused:
+      break;
   }
-  throw UsageError("unknown split part");
+  throw UsageError("no id list for this split part");
 }
 
 Split make_split(const Dataset& dataset, const SplitOptions& options) {

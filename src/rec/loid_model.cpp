@@ -32,28 +32,37 @@ IdTextAttentionImpl::IdTextAttentionImpl(std::int64_t width, std::int64_t h, dou
 
 namespace {
 
-// Softmax attention weights (B, h, 1, k) of queries over keys, zero on masked slots.
+// Softmax attention weights (B, h, 1, k) of queries over keys, zero on masked slots. The keys are
+// never projected: head h's score of review c is q_h . (W_k,h c + b_k,h) = (W_k,h^T q_h) . c +
+// q_h . b_k,h, so each query row is mapped into the review space once instead of projecting its k
+// reviews (k times fewer multiply-adds). The bias term is the same for every review of a row, so
+// softmax ignores it; it is kept so that the key bias sees the same (zero up to rounding) gradient
+// and weight decay as in the textbook form.
 torch::Tensor attention_weights(IdTextAttentionImpl& a, const torch::Tensor& query,
                                 const torch::Tensor& keys, const torch::Tensor& mask) {
   const std::int64_t b = keys.size(0), n = keys.size(1), e = keys.size(2), d = e / a.heads;
-  const auto qh = a.q(query).view({b, a.heads, 1, d});                       // (B, h, 1, d)
-  const auto kh = a.k(keys).view({b, n, a.heads, d}).permute({0, 2, 3, 1});  // (B, h, d, k)
-  const auto m = mask.view({b, 1, 1, n});
-  auto scores = torch::matmul(qh, kh) / std::sqrt(static_cast<double>(d));  // (B, h, 1, k)
-  scores = scores.masked_fill(m == 0, -1e9);
+  const auto qh = a.q(query).view({b, a.heads, d});  // (B, h, d)
+  const auto qk = torch::einsum("bhd,hde->bhe", {qh, a.k->weight.view({a.heads, d, e})});
+  const auto qb = (qh * a.k->bias.view({1, a.heads, d})).sum(-1, true);  // (B, h, 1)
+  auto scores = (torch::matmul(qk, keys.transpose(1, 2)) + qb) / std::sqrt(static_cast<double>(d));
+  const auto m = mask.view({b, 1, n});
+  scores = scores.masked_fill(m == 0, -1e9);  // (B, h, k)
   // Multiplying by the mask zeroes the uniform weights of a row with no reviews at all.
-  return torch::softmax(scores, -1) * m;
+  return (torch::softmax(scores, -1) * m).unsqueeze(2);
 }
 
 }  // namespace
 
+// The values likewise: sum_j w_j (W_v,h c_j + b_v,h) = W_v,h (sum_j w_j c_j) + (sum_j w_j) b_v,h,
+// so each head projects one weighted sum of reviews instead of its k reviews.
 torch::Tensor IdTextAttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& keys,
                                            const torch::Tensor& mask) {
-  const std::int64_t b = keys.size(0), n = keys.size(1), e = keys.size(2), d = e / heads;
-  const auto vh = v(keys).view({b, n, heads, d}).transpose(1, 2);  // (B, h, k, d)
-  auto w = dropout(attention_weights(*this, query, keys, mask));
-  auto context = torch::matmul(w, vh).view({b, e});  // (B, h, 1, d) -> (B, E)
-  return o(context);
+  const std::int64_t b = keys.size(0), e = keys.size(2), d = e / heads;
+  const auto w = dropout(attention_weights(*this, query, keys, mask)).squeeze(2);  // (B, h, k)
+  const auto mixed = torch::matmul(w, keys);                                       // (B, h, E)
+  const auto context = torch::einsum("bhe,hde->bhd", {mixed, v->weight.view({heads, d, e})}) +
+                       w.sum(-1, true) * v->bias.view({1, heads, d});  // (B, h, d)
+  return o(context.reshape({b, e}));
 }
 
 torch::Tensor IdTextAttentionImpl::weights(const torch::Tensor& query, const torch::Tensor& keys,
