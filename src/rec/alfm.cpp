@@ -257,14 +257,7 @@ IdBaselineResult train_alfm(const Dataset& dataset, const Split& split, const Al
   const torch::Tensor train_rho_i = item_aspects(dataset, split, topics, split.train, o.alpha);
   const RowTensors train = row_tensors(rating_rows(dataset, split.train));
   const float mean = global_mean(rating_rows(dataset, split.train));
-  IdTrainOptions t;
-  t.name = "alfm";
-  t.seed = o.seed;
-  t.learning_rate = o.learning_rate;
-  t.batch_size = o.batch_size;
-  t.max_epochs = o.max_epochs;
-  t.patience = o.patience;
-  t.progress = o.progress;
+  IdTrainOptions t = id_train_options("alfm", o);
   t.grid_decay_in_adam = false;
   return fit_id_grid(
       [&](const IdGridPoint& p) {

@@ -123,14 +123,7 @@ IdBaselineResult train_bigi(const Dataset& dataset, const Split& split, const Bi
   if (o.threads > 0) set_threads(o.threads);
   const RowTensors train = row_tensors(rating_rows(dataset, split.train));
   const float mean = split.train.empty() ? 3.0f : global_mean(rating_rows(dataset, split.train));
-  IdTrainOptions t;
-  t.name = "bigi";
-  t.seed = o.seed;
-  t.learning_rate = o.learning_rate;
-  t.batch_size = o.batch_size;
-  t.max_epochs = o.max_epochs;
-  t.patience = o.patience;
-  t.progress = o.progress;
+  IdTrainOptions t = id_train_options("bigi", o);
   return fit_id_grid(
       [&](const IdGridPoint& p) {
         return std::make_shared<BigiImpl>(train, dataset.num_users(), dataset.num_items(), mean,

@@ -61,6 +61,21 @@ struct IdTrainOptions {
   bool grid_decay_in_adam = true;
 };
 
+// The training settings every ID model's options carry (seed, learning_rate, batch_size,
+// max_epochs, patience, progress), copied from a model's option struct.
+template <class ModelOptions>
+IdTrainOptions id_train_options(const std::string& name, const ModelOptions& o) {
+  IdTrainOptions t;
+  t.name = name;
+  t.seed = o.seed;
+  t.learning_rate = o.learning_rate;
+  t.batch_size = o.batch_size;
+  t.max_epochs = o.max_epochs;
+  t.patience = o.patience;
+  t.progress = o.progress;
+  return t;
+}
+
 struct IdFitResult {
   int best_epoch = 0;                // epoch restored (0: no epoch beat the untrained model)
   double best_validation_mse = 0.0;  // validation MSE of the restored parameters

@@ -157,14 +157,7 @@ IdBaselineResult train_rgcl(const Dataset& dataset, const Split& split,
   const torch::Tensor train_vectors =
       vectors.to(torch::kFloat32).index_select(0, torch::tensor(split.train, torch::kInt64));
   const float mean = global_mean(rating_rows(dataset, split.train));
-  IdTrainOptions t;
-  t.name = "rgcl";
-  t.seed = o.seed;
-  t.learning_rate = o.learning_rate;
-  t.batch_size = o.batch_size;
-  t.max_epochs = o.max_epochs;
-  t.patience = o.patience;
-  t.progress = o.progress;
+  IdTrainOptions t = id_train_options("rgcl", o);
   return fit_id_grid(
       [&](const IdGridPoint& p) {
         return std::make_shared<RgclImpl>(train, train_vectors, dataset.num_users(),
