@@ -162,7 +162,8 @@ void write_json(const std::string& path, const json& j) {
 void save_vectors(const std::string& path, const torch::Tensor& table,
                   const std::vector<std::int64_t>& visible) {
   const auto ids = torch::tensor(visible, torch::kInt64);
-  save_tensors(path, {{"vectors", table.to(torch::kCPU).index_select(0, ids)}, {"review_ids", ids}});
+  save_tensors(path,
+               {{"vectors", table.to(torch::kCPU).index_select(0, ids)}, {"review_ids", ids}});
 }
 
 json score(const std::vector<float>& pred, const std::vector<float>& truth) {
