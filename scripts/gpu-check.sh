@@ -52,6 +52,10 @@ if [ "$build_rc" -ne 0 ] || [ ! -x "$build/loid" ]; then
   exit 1
 fi
 pass "build against the CUDA libtorch in $(seconds_since "$start") s ($build)"
+# Two OpenMP runtimes in one process (the system's libgomp, which src/core/parallel_items.cpp links,
+# and a copy bundled with the python torch) are a known cause of crashes at exit: say which load.
+omp_libs=$(ldd "$build/loid" 2>/dev/null | grep -oE 'lib(g|i)omp[^ ]*' | sort -u | paste -sd' ' -)
+note "      OpenMP runtimes loid loads: ${omp_libs:-none found by ldd}"
 export LOID_MODELS_DIR="${LOID_MODELS_DIR:-$root/models}"
 
 # ---- 2. tests ----------------------------------------------------------------------------------
