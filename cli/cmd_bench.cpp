@@ -115,6 +115,7 @@ void add_bench(CLI::App& app) {
       ->capture_default_str();
 
   add_threads_flag(*cmd, o->threads);
+  add_device_flag(*cmd, o->device);
   add_no_progress_flag(*cmd, o->progress);
   cmd->add_flag("--table-only", o->table_only,
                 "Train nothing: write results.* from the finished cells of OUT (missing cells are "

@@ -39,6 +39,7 @@ void add_demo(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--epochs", opts->loid_epochs, "LoID epochs at most")->capture_default_str();
   add_threads_flag(*cmd, opts->threads);
+  add_device_flag(*cmd, opts->device);
   cmd->add_flag_function(
       "--baselines-only", [opts](std::int64_t) { opts->loid = false; },
       "Only the data pipeline and the classical baselines (seconds)");

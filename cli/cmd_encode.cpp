@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "loid_flags.h"
 #include "nn/encode.h"
 #include "read_options.h"
 
@@ -36,6 +37,7 @@ void add_encode(CLI::App& app) {
       "--no-progress", [opts](std::int64_t) { opts->progress = false; },
       "Do not draw a progress bar");
   add_compute_dtype_option(*cmd, opts->dtype);
+  add_device_flag(*cmd, opts->device);
   cmd->callback([opts] { loid::encode_file(*opts); });
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "loid_flags.h"
 #include "serve/server.h"
 #include "train/run.h"
 #include "train/setup.h"
@@ -63,7 +64,9 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--max-top", o->limits.max_top, "Largest `top` of /v1/recommend")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->callback([run, o, torch_threads] {
+  auto device = std::make_shared<loid::DeviceSpec>();
+  add_device_flag(*cmd, *device);
+  cmd->callback([run, o, torch_threads, device] {
     // Block the stop signals before any thread starts (threads inherit the mask), then wait for
     // one here, so a stop always finishes the requests in flight.
     sigset_t stop_signals;
@@ -72,7 +75,7 @@ void add_serve(CLI::App& app) {
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     loid::set_blas_threads(loid::set_threads(*torch_threads));
-    loid::LoadedRun r(*run);
+    loid::LoadedRun r(*run, *device);  // --device: the encoder of new users' texts
     loid::Server server(r, *o);
     const int port = server.start();
     std::cout << "loid serve: listening on http://" << o->host << ":" << port << " (run " << *run

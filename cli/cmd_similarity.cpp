@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "loid_flags.h"
 #include "train/similarity.h"
 
 namespace loid::cli {
@@ -39,6 +40,7 @@ void add_similarity(CLI::App& app) {
                   "prints the plugin's MSE gain next to its sources' similarity to the target");
   cmd->add_option("--threads", o->threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str();
+  add_device_flag(*cmd, o->device);
   cmd->add_flag_function(
       "--no-progress", [o](std::int64_t) { o->progress = false; },
       "Plain log lines instead of progress bars");

@@ -35,6 +35,7 @@ void add_pretrain(CLI::App& app) {
                   "Per file, a seeded sample of at most this many training reviews (0 = all)")
       ->capture_default_str();
   add_threads_flag(*cmd, o->threads);
+  add_device_flag(*cmd, o->device);
   cmd->add_flag("--force", o->force, "Overwrite an existing adapter directory");
   add_no_progress_flag(*cmd, o->train.progress);
   cmd->callback([o, ratios] {
@@ -104,6 +105,7 @@ void add_train(CLI::App& app) {
                   "the same data, split, encoder, plugins and LoRA settings instead of "
                   "recomputing them (to try LoID settings quickly)");
   add_threads_flag(*cmd, o->threads);
+  add_device_flag(*cmd, o->device);
   cmd->add_flag("--resume", o->resume, "Continue an interrupted run in --out");
   cmd->add_flag("--force", o->force, "Replace an existing run directory");
   add_no_progress_flag(*cmd, o->progress);

@@ -16,6 +16,15 @@ void add_threads_flag(CLI::App& cmd, int& threads) {
   cmd.add_option("--threads", threads, "Intra-op threads (0 = all cores)")->capture_default_str();
 }
 
+void add_device_flag(CLI::App& cmd, DeviceSpec& device) {
+  cmd.add_option_function<std::string>(
+         "--device", [&device](const std::string& s) { device = parse_device(s); },
+         "Where the models compute: cpu, cuda (= cuda:0), cuda:N, or auto (the first GPU when "
+         "one is visible, else the CPU). GPUs need a loid built against a CUDA libtorch")
+      ->type_name("DEVICE")
+      ->default_str(to_string(device));
+}
+
 void add_no_progress_flag(CLI::App& cmd, bool& progress) {
   cmd.add_flag_function(
       "--no-progress", [&progress](std::int64_t) { progress = false; },

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "data/split.h"
 #include "nn/lora.h"
 #include "train/loid_train.h"
@@ -21,6 +22,8 @@ namespace loid::cli {
 void add_encoder_flag(CLI::App& cmd, std::string& encoder_dir);
 // --threads: intra-op threads (0 = all cores).
 void add_threads_flag(CLI::App& cmd, int& threads);
+// --device cpu|cuda|cuda:N|auto (core/device.h), parsed as the flag is read.
+void add_device_flag(CLI::App& cmd, DeviceSpec& device);
 // --no-progress: sets `progress` to false.
 void add_no_progress_flag(CLI::App& cmd, bool& progress);
 

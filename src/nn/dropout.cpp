@@ -2,7 +2,8 @@
 #include "nn/dropout.h"
 
 #include <algorithm>
-#include <cstdint>
+#include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/parallel_items.h"
@@ -11,37 +12,80 @@ namespace loid {
 
 namespace {
 
+// SplitMix64: the i-th output of a generator started at `seed` is mix(seed + i * kGolden).
+constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+constexpr std::uint64_t kMix1 = 0xbf58476d1ce4e5b9ULL;
+constexpr std::uint64_t kMix2 = 0x94d049bb133111ebULL;
+// An element is kept when the top 24 bits of its hash, as a fraction of 2^24, fall below 1 - p.
+constexpr int kDrawShift = 40;
+
 std::uint64_t splitmix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z = (z ^ (z >> 30)) * kMix1;
+  z = (z ^ (z >> 27)) * kMix2;
   return z ^ (z >> 31);
+}
+
+std::uint64_t keep_below(double p) {
+  return static_cast<std::uint64_t>(std::llround((1.0 - p) * (1 << 24)));
+}
+
+// A 64-bit pattern as the int64 tensor ops hold it (two's complement).
+std::int64_t as_signed(std::uint64_t v) {
+  std::int64_t s;
+  static_assert(sizeof s == sizeof v);
+  std::memcpy(&s, &v, sizeof s);
+  return s;
+}
+
+// z >> s as on unsigned 64-bit values, for int64 tensors (whose >> is arithmetic).
+torch::Tensor logical_right_shift(const torch::Tensor& z, int s) {
+  return z.bitwise_right_shift(s).bitwise_and(as_signed((~0ULL) >> s));
 }
 
 }  // namespace
 
+torch::Tensor dropout_mask_host(std::int64_t numel, double p, std::uint64_t seed) {
+  const std::uint64_t below = keep_below(p);
+  const float kept = static_cast<float>(1.0 / (1.0 - p));
+  auto mask = torch::empty({numel}, torch::TensorOptions().dtype(torch::kFloat32));
+  float* m = mask.data_ptr<float>();
+  const std::int64_t chunk = 1 << 16;
+  parallel_items(static_cast<std::size_t>((numel + chunk - 1) / chunk), [&](std::size_t c) {
+    const std::int64_t begin = static_cast<std::int64_t>(c) * chunk;
+    const std::int64_t end = std::min(numel, begin + chunk);
+    for (std::int64_t i = begin; i < end; ++i) {
+      const std::uint64_t draw =
+          splitmix64(seed + static_cast<std::uint64_t>(i) * kGolden) >> kDrawShift;
+      m[i] = draw < below ? kept : 0.0f;
+    }
+  });
+  return mask;
+}
+
+torch::Tensor dropout_mask_tensor(std::int64_t numel, double p, std::uint64_t seed,
+                                  const torch::Device& device) {
+  // The same arithmetic as splitmix64 on int64 elements: additions and multiplications wrap
+  // modulo 2^64 as on unsigned values, XOR is bitwise, and shifts are made logical.
+  auto z = torch::arange(numel, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  z = z.mul(as_signed(kGolden)).add(as_signed(seed));
+  z = z.bitwise_xor(logical_right_shift(z, 30)).mul(as_signed(kMix1));
+  z = z.bitwise_xor(logical_right_shift(z, 27)).mul(as_signed(kMix2));
+  z = z.bitwise_xor(logical_right_shift(z, 31));
+  const auto draw = logical_right_shift(z, kDrawShift);  // 24 bits, non-negative
+  const auto keep = draw.lt(static_cast<std::int64_t>(keep_below(p)));
+  return keep.to(torch::kFloat32).mul(1.0 / (1.0 - p));
+}
+
 torch::Tensor fast_dropout(const torch::Tensor& x, double p) {
   if (p <= 0.0) return x;
   if (p >= 1.0) return x * 0;
+  // Drawn on the CPU generator whatever x's device: the same masks under the same seed anywhere.
   const auto seed = static_cast<std::uint64_t>(
       torch::randint(std::numeric_limits<std::int64_t>::max(), {1}, torch::kInt64)
           .item<std::int64_t>());
-  // An element is kept when the top 24 bits of its hash, as a fraction of 2^24, fall below 1 - p.
-  const auto keep_below = static_cast<std::uint64_t>(std::llround((1.0 - p) * (1 << 24)));
-  const float kept = static_cast<float>(1.0 / (1.0 - p));
-  auto mask = torch::empty(x.sizes(), torch::TensorOptions().dtype(torch::kFloat32));
-  float* m = mask.data_ptr<float>();
-  const std::int64_t n = mask.numel(), chunk = 1 << 16;
-  parallel_items(static_cast<std::size_t>((n + chunk - 1) / chunk), [&](std::size_t c) {
-    const std::int64_t begin = static_cast<std::int64_t>(c) * chunk;
-    const std::int64_t end = std::min(n, begin + chunk);
-    for (std::int64_t i = begin; i < end; ++i) {
-      // SplitMix64's own stream: the i-th state of a generator started at `seed`.
-      const std::uint64_t draw =
-          splitmix64(seed + static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ULL) >> 40;
-      m[i] = draw < keep_below ? kept : 0.0f;
-    }
-  });
-  return x * mask.to(x.device(), x.scalar_type());
+  const auto mask = x.device().is_cpu() ? dropout_mask_host(x.numel(), p, seed)
+                                        : dropout_mask_tensor(x.numel(), p, seed, x.device());
+  return x * mask.view(x.sizes()).to(x.scalar_type());
 }
 
 }  // namespace loid

@@ -14,6 +14,7 @@
 #include "data/reader.h"
 #include "io/safetensors.h"
 #include "nn/bert.h"
+#include "nn/device.h"
 #include "nn/gpt2.h"
 
 namespace loid {
@@ -197,12 +198,15 @@ EncodeFileResult encode_file(const EncodeFileOptions& options) {
           "scripts/setup.sh fetches), or pass --encoder DIR with a Hugging Face BERT directory "
           "(config.json, vocab.txt, model.safetensors)");
   }
+  const torch::Device device = resolve_device(options.device);
   auto encoder = load_encoder(dir);
+  encoder->module().to(device);
   limit_max_length(*encoder, options.max_length);
   TextsFile input = read_texts_to_encode(options.input);
   if (input.texts.empty()) throw InputError(options.input, 0, "no texts to encode");
   log_info("encoding " + std::to_string(input.texts.size()) + " texts from " + options.input +
-           " (" + input.format + ") with the " + encoder->kind() + " encoder in " + dir);
+           " (" + input.format + ") with the " + encoder->kind() + " encoder in " + dir + " on " +
+           device_name(device));
 
   EncodeOptions eo;
   eo.pooling = pooling;
@@ -217,6 +221,7 @@ EncodeFileResult encode_file(const EncodeFileOptions& options) {
   writer.set_metadata("encoder_kind", encoder->kind());
   writer.set_metadata("pooling", options.pooling);
   writer.set_metadata("input", options.input);
+  writer.set_metadata("device", device_name(device));
   writer.write(options.output);
   log_info("wrote " + options.output + " (vectors " + std::to_string(vectors.size(0)) + " x " +
            std::to_string(vectors.size(1)) + ")");

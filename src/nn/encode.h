@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "nn/encoder.h"
 #include "nn/precision.h"
 
@@ -33,7 +34,8 @@ std::vector<LoraLinear> fold_encoder_adapters(Encoder& encoder);
 void unfold_encoder_adapters(const std::vector<LoraLinear>& layers);
 
 // Encodes `texts` in batches of texts of similar token length (sorted by length, each batch padded
-// only to its own longest), returning (N, D) float32 on the CPU in the order of `texts`.
+// only to its own longest), returning (N, D) float32 on the CPU in the order of `texts`. Runs on
+// the device of the encoder's module (the encoders move each batch there).
 torch::Tensor encode_texts(Encoder& encoder, const std::vector<std::string>& texts,
                            const EncodeOptions& options = {});
 
@@ -61,6 +63,7 @@ struct EncodeFileOptions {
   std::int64_t max_length = 0;      // tokens per text; 0 = the encoder's own limit
   bool progress = true;             // show a progress bar
   ComputeDtype dtype = ComputeDtype::kFloat32;
+  DeviceSpec device;  // where the encoder runs (cpu); vectors come back to the CPU
 };
 
 struct EncodeFileResult {

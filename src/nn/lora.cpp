@@ -47,8 +47,10 @@ torch::Tensor& LoraLinearImpl::register_adapter(const std::string& name, const t
                      std::to_string(out_features()) + ", r)");
   auto ma = lora_a_->register_module(name, std::make_shared<torch::nn::Module>());
   auto mb = lora_b_->register_module(name, std::make_shared<torch::nn::Module>());
-  ma->register_parameter("weight", a.detach().clone().to(torch::kFloat32), trainable);
-  return mb->register_parameter("weight", b.detach().clone().to(torch::kFloat32), trainable);
+  // On the base weight's device: adapters added after the encoder moved to a GPU go there too.
+  const auto on_base = torch::TensorOptions().dtype(torch::kFloat32).device(weight.device());
+  ma->register_parameter("weight", a.detach().to(on_base, false, /*copy=*/true), trainable);
+  return mb->register_parameter("weight", b.detach().to(on_base, false, /*copy=*/true), trainable);
 }
 
 torch::Tensor LoraLinearImpl::adapter_a(const std::string& name) const {

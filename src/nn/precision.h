@@ -16,12 +16,12 @@ std::string to_string(ComputeDtype d);
 // Accepts "fp32"/"float32" and "bf16"/"bfloat16"; throws UsageError otherwise.
 ComputeDtype parse_compute_dtype(const std::string& s);
 
-// While alive, this thread's CPU autocast is set for `d` (on with bfloat16 for kBFloat16, off for
-// kFloat32); the previous state comes back on destruction. Autocast is thread-local state, so
-// the scope covers the calls made from this thread (torch's intra-op workers follow the op).
-// In training, open one scope per step around the forward pass and the loss (not the backward
-// pass or the optimiser step): the outermost scope's end drops autocast's cached bf16 copies of
-// the trainable weights, which the step makes stale.
+// While alive, this thread's CPU and CUDA autocast are set for `d` (on with bfloat16 for kBFloat16,
+// off for kFloat32); the previous state comes back on destruction. Autocast is thread-local state,
+// so the scope covers the calls made from this thread (torch's intra-op workers follow the op). In
+// training, open one scope per step around the forward pass and the loss (not the backward pass or
+// the optimiser step): the outermost scope's end drops autocast's cached bf16 copies of the
+// trainable weights, which the step makes stale.
 class ComputeDtypeScope {
  public:
   explicit ComputeDtypeScope(ComputeDtype d);
@@ -30,8 +30,10 @@ class ComputeDtypeScope {
   ComputeDtypeScope& operator=(const ComputeDtypeScope&) = delete;
 
  private:
-  bool previous_enabled_;
-  int previous_dtype_;  // at::ScalarType, kept as int to keep torch out of this header
+  // Index 0: the CPU's autocast, 1: CUDA's. Types kept as int (at::ScalarType) to keep torch out
+  // of this header.
+  bool previous_enabled_[2];
+  int previous_dtype_[2];
 };
 
 }  // namespace loid

@@ -369,7 +369,9 @@ class PackedAttentionFunction : public torch::autograd::Function<PackedAttention
 }  // namespace
 
 bool TokenRows::packs_attention() const {
-  return packed_attention && !lengths.empty() && blas_sgemm() != nullptr;
+  // A host-BLAS kernel: batches on other devices take the padded path (attend).
+  return packed_attention && !lengths.empty() && (!mask.defined() || mask.device().is_cpu()) &&
+         blas_sgemm() != nullptr;
 }
 
 bool TokenRows::can_attend_packed(const torch::Tensor& qkv) const {

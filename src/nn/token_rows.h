@@ -57,9 +57,11 @@ struct TokenRows {
   // process's BLAS, one sequence per thread at a time. qkv (N, 3W) holds q, k, v side by side,
   // head j of each at columns j * W / heads; -> (N, W) with softmax(scale q k^T) v per head.
   // Differentiable (once: its backward is not). can_attend_packed says whether it applies
-  // (prefix layout, float32 contiguous rows, a BLAS in the process, not switched off).
+  // (prefix layout, float32 contiguous rows on the CPU, a BLAS in the process, not switched off;
+  // on other devices attention takes the padded path of attend, libtorch's own kernels).
   bool can_attend_packed(const torch::Tensor& qkv) const;
-  bool packs_attention() const;  // the batch's part of can_attend_packed (layout, switch, BLAS)
+  bool packs_attention() const;  // the batch's part of can_attend_packed (layout, switch, device,
+                                 // BLAS)
   torch::Tensor attend_packed(const torch::Tensor& qkv, std::int64_t heads, double scale) const;
 };
 

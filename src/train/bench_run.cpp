@@ -627,6 +627,7 @@ std::vector<std::string> ensure_plugin(const BenchOptions& o, std::ostream& log,
   p.train.seed = p.split.seed;
   p.train.progress = o.progress;
   p.threads = o.threads;
+  p.device = o.device;
   p.force = true;
   log << "plugin: pretraining on " << o.sources.size() << " source file(s) -> " << dir << std::endl;
   const PretrainResult r = run_pretrain(p);
@@ -681,6 +682,7 @@ json run_loid_cell(const std::string& model, const SeedData& s, const BenchOptio
   }
   t.out = o.out + "/runs/" + bench_cell_name(model, s.seed);
   t.threads = o.threads;
+  t.device = o.device;
   t.progress = o.progress;
   // An interrupted cell continues from its checkpoint; a fresh one starts in an empty directory.
   t.resume = file_exists(t.out + "/" + kRunConfig);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "data/split.h"
 #include "eval/stats.h"
 #include "train/loid_train.h"
@@ -58,7 +59,10 @@ struct BenchOptions {
   // ID baselines (alfm, bigi, rgcl); rgcl encodes the training reviews with loid.encoder_dir.
   int id_max_epochs = 0;  // epochs at most per grid point (0 = each model's default)
 
-  int threads = 0;       // intra-op threads for the neural models (0 = all cores)
+  int threads = 0;  // intra-op threads for the neural models (0 = all cores)
+  // Where the LoID cells and the plugin pretraining run (cpu); the ID and text baselines stay on
+  // the CPU. Not part of the bench's settings: cells may resume on another device.
+  DeviceSpec device;
   bool progress = true;  // progress bars inside the cells
 
   // Train nothing: write the results files from the finished cells only (missing cells are

@@ -142,6 +142,7 @@ std::string demo_plugin(const DemoOptions& o, const std::vector<std::string>& so
   po.train.max_steps = o.pretrain_steps;
   po.train.progress = o.progress;
   po.threads = o.threads;
+  po.device = o.device;
   po.force = true;
   if (o.lora_rank > 0) {
     po.lora.r = o.lora_rank;
@@ -174,6 +175,7 @@ LoidTrainOptions demo_train_options(const DemoOptions& o, const std::string& tar
   t.relora.seed = o.seed;
   t.epochs = o.loid_epochs;
   t.threads = o.threads;
+  t.device = o.device;
   t.progress = o.progress;
   t.force = true;
   if (o.lora_rank > 0) {

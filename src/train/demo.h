@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "data/reader.h"
 
 namespace loid {
@@ -33,6 +34,7 @@ struct DemoOptions {
   int relora_epochs = 1;
   int loid_epochs = 30;  // LoID epochs at most (early stopping on validation)
   int threads = 0;       // 0 = all cores
+  DeviceSpec device;     // where the plugin and LoID train (cpu); the baselines stay on the CPU
   bool progress = true;
   // Sizes for tests (tiny encoders): 0 = the run defaults.
   int lora_rank = 0;

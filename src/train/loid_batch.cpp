@@ -16,8 +16,9 @@ void gather(const std::vector<std::int64_t>& ids, std::size_t rows, std::size_t 
     m[j] = ids[j] < 0 ? 0.0f : 1.0f;
   }
   const auto n = static_cast<std::int64_t>(rows), kk = static_cast<std::int64_t>(k);
-  text = vectors.index_select(0, torch::tensor(index, torch::kInt64)).view({n, kk, -1});
-  mask = torch::tensor(m, torch::kFloat32).view({n, kk});
+  const auto on = vectors.device();
+  text = vectors.index_select(0, torch::tensor(index, torch::kInt64).to(on)).view({n, kk, -1});
+  mask = torch::tensor(m, torch::kFloat32).view({n, kk}).to(on);  // (n, k)
 }
 
 }  // namespace
@@ -26,8 +27,8 @@ LoidInputs make_inputs(const std::vector<std::int64_t>& users,
                        const std::vector<std::int64_t>& items, const ContextBatch& contexts,
                        const torch::Tensor& vectors) {
   LoidInputs in;
-  in.users = torch::tensor(users, torch::kInt64);
-  in.items = torch::tensor(items, torch::kInt64);
+  in.users = torch::tensor(users, torch::kInt64).to(vectors.device());  // (n)
+  in.items = torch::tensor(items, torch::kInt64).to(vectors.device());  // (n)
   gather(contexts.user, users.size(), contexts.k, vectors, in.user_text, in.user_mask);
   gather(contexts.item, items.size(), contexts.k, vectors, in.item_text, in.item_mask);
   return in;
@@ -53,7 +54,7 @@ std::vector<float> predict_rows(LoidModel& model, const ContextSampler& sampler,
         model->forward(in.users, in.items, in.user_text, in.user_mask, in.item_text, in.item_mask)
             .prediction;
     if (clamp) pred = pred.clamp(1.0, 5.0);
-    pred = pred.contiguous();
+    pred = pred.to(torch::kCPU).contiguous();
     out.insert(out.end(), pred.data_ptr<float>(), pred.data_ptr<float>() + pred.numel());
   }
   if (training) model->train(true);

@@ -17,6 +17,7 @@
 #include "core/fs.h"
 #include "core/progress.h"
 #include "eval/metrics.h"
+#include "nn/device.h"
 #include "nn/encode.h"
 #include "nn/lora_inject.h"
 #include "nn/peft.h"
@@ -158,7 +159,8 @@ void write_run_adapter(const TargetEncoder& target, const LoidTrainOptions& o, R
 void save_vectors(const std::string& path, const torch::Tensor& table,
                   const std::vector<std::int64_t>& visible) {
   const auto ids = torch::tensor(visible, torch::kInt64);
-  save_tensors(path, {{"vectors", table.index_select(0, ids)}, {"review_ids", ids}});
+  save_tensors(path,
+               {{"vectors", table.to(torch::kCPU).index_select(0, ids)}, {"review_ids", ids}});
 }
 
 json score(const std::vector<float>& pred, const std::vector<float>& truth) {
@@ -213,10 +215,12 @@ TargetData load_target_data(const LoidTrainOptions& o, const StageLog& log) {
 
 // ---- Stage 2: encoder ---------------------------------------------------------------------------
 
-TargetEncoder load_target_encoder(const LoidTrainOptions& o, const RunSeeds& seeds) {
+TargetEncoder load_target_encoder(const LoidTrainOptions& o, const RunSeeds& seeds,
+                                  const torch::Device& device) {
   TargetEncoder t;
   t.dir = resolve_encoder_dir(o.encoder_dir);
   t.encoder = load_encoder_with_plugins(t.dir, o.plugins, &t.plugins);
+  t.encoder->module().to(device);
   t.has_target = o.relora.epochs > 0 || o.encoder_mode == EncoderMode::kEndToEnd;
   t.lora = o.lora;
   if (t.has_target) {
@@ -561,14 +565,15 @@ EpochLoss train_epoch(int epoch, LoidModel& model, TargetEncoder& target, const 
       // Encode each distinct context review of the batch once, with gradients.
       const std::vector<std::int64_t> distinct = localise_contexts(contexts);
       Encoder& enc = *target.encoder;
-      table = distinct.empty() ? torch::zeros({1, enc.width()})
+      table = distinct.empty() ? torch::zeros({1, enc.width()}, vectors.options())
                                : enc.forward(enc.tokenize(data.domain.texts(distinct))).vectors;
     }
     const LoidInputs in = make_inputs(u, i, contexts, table);
     optimizer.zero_grad();
     const LoidOutput out =
         model->forward(in.users, in.items, in.user_text, in.user_mask, in.item_text, in.item_mask);
-    const auto mse_loss = torch::mse_loss(out.prediction, torch::tensor(y, torch::kFloat32));
+    const auto mse_loss =
+        torch::mse_loss(out.prediction, torch::tensor(y, torch::kFloat32).to(vectors.device()));
     const auto trip = triplet_loss(out, o.margin);
     (mse_loss + o.lambda * trip + model->penalty(in.users, in.items)).backward();
     optimizer.step();
@@ -639,7 +644,8 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
       return file_exists(p) ? p : ck + "/" + stem + ext;
     };
     state.restore(load_tensors(file("last", ".safetensors")), file("last", ".safetensors"));
-    torch::load(*optimizer, file("optimizer", ".pt"));
+    // Onto the model's device, whichever device the interrupted run used.
+    torch::load(*optimizer, file("optimizer", ".pt"), vectors.device());
     best = load_tensors(file("best", ".safetensors"));
     log("LoID: resumed after epoch " + std::to_string(fit.epochs_run));
   } else {
@@ -661,7 +667,9 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
     const auto epoch_start = std::chrono::steady_clock::now();
     const EpochLoss loss =
         train_epoch(epoch, model, target, data, sampler, vectors, *optimizer, o, seeds);
-    if (e2e) vectors = review_vector_table(*target.encoder, data.domain, eval_visible, false);
+    if (e2e)  // back on the model's device (the table is made on the CPU)
+      vectors = review_vector_table(*target.encoder, data.domain, eval_visible, false)
+                    .to(module_device(*model));
     const double val_mse = validation_mse();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
@@ -706,7 +714,8 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
       std::to_string(fit.best_validation_mse) + ")");
   if (e2e) {
     // The final adapter and the vectors it gives, for evaluation and serving.
-    vectors = review_vector_table(*target.encoder, data.domain, data.visible, o.progress);
+    vectors = review_vector_table(*target.encoder, data.domain, data.visible, o.progress)
+                  .to(module_device(*model));
     save_vectors(run_dir + "/" + kRunVectors, vectors, data.visible);
     write_run_adapter(target, o, nullptr, json(), run_dir + "/" + kRunTargetAdapter);
   }

@@ -75,7 +75,9 @@ struct TargetEncoder {
   nlohmann::json plugins;  // what was attached (provenance for metrics and adapters)
   bool has_target = false;
 };
-TargetEncoder load_target_encoder(const LoidTrainOptions& options, const RunSeeds& seeds);
+// The encoder moves to `device` before the target adapter is injected (which follows it there).
+TargetEncoder load_target_encoder(const LoidTrainOptions& options, const RunSeeds& seeds,
+                                  const torch::Device& device = torch::kCPU);
 
 // Stage 3: Re-LoRA. Trains the target adapter (text -> rating on the training reviews, epoch
 // chosen on validation) and saves it as a PEFT directory under run_dir, or loads the finished one

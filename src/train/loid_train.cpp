@@ -13,6 +13,7 @@
 #include "core/progress.h"
 #include "core/temp_files.h"
 #include "core/version.h"
+#include "nn/device.h"
 #include "nn/tensor_io.h"
 #include "train/loid_stages.h"
 #include "train/pretrain.h"
@@ -88,7 +89,11 @@ json prepare_run_dir(const LoidTrainOptions& o, const json& settings, const RunS
   if (file_exists(config_path)) {
     json old = json::parse(read_file(config_path));
     if (o.resume) {
-      if (old.at("settings") != settings)
+      // A run may resume on another device: its state is saved from CPU copies.
+      json old_settings = old.at("settings"), new_settings = settings;
+      old_settings.erase("device");
+      new_settings.erase("device");
+      if (old_settings != new_settings)
         throw UsageError("--resume: " + config_path +
                          " was written with other settings; resume with the same options or "
                          "start a new run directory");
@@ -116,6 +121,7 @@ json prepare_run_dir(const LoidTrainOptions& o, const json& settings, const RunS
           {"version", version()},
           {"git", git_version()},
           {"threads_used", threads},
+          {"device_used", device_name(resolve_device(o.device))},
           {"runtime", runtime_environment_json()},
           {"settings", settings},
           {"seeds", run_seeds_json(seeds)}};
@@ -198,6 +204,7 @@ json run_metrics(const LoidTrainOptions& o, const TargetData& data, json evaluat
 LoidTrainResult run_loid_train(const LoidTrainOptions& o, const LoidTrainHooks& hooks) {
   const auto start = std::chrono::steady_clock::now();
   validate(o);
+  const torch::Device device = resolve_device(o.device);  // before the run directory is touched
   const std::string tag =
       o.protocol == Protocol::kPaperLeaky ? " [LEAKY: paper-leaky protocol]" : "";
   const json settings = train_config_json(o);
@@ -215,11 +222,16 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o, const LoidTrainHooks& 
   const bool resume_text = o.resume || !o.reuse_text_stage.empty();
   log(std::string("loid train ") + version() + " (" + git_version() + ")" + tag);
 
+  if (!device.is_cpu()) log("device: " + device_name(device));
   const TargetData data = load_target_data(o, log);
-  TargetEncoder target = load_target_encoder(o, seeds);
+  TargetEncoder target = load_target_encoder(o, seeds, device);
   const json relora = run_relora(target, data, o, seeds, o.out, resume_text, log);
-  torch::Tensor vectors = review_vectors(target, data, o, o.out, resume_text, log);
+  torch::Tensor vectors = review_vectors(target, data, o, o.out, resume_text, log);  // CPU
   LoidModel model = build_loid_model(o, data, vectors, seeds, !o.resume, log);
+  // The LoID stage on the device: the model (its optimiser state follows in fit_loid) and the
+  // review vector table its batches gather from.
+  model->to(device);
+  vectors = vectors.to(device);
   const LoidFit fit =
       fit_loid(model, target, data, vectors, o, seeds, o.out, o.resume, log, hooks.after_epoch);
   if (fit.interrupted) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "data/context.h"
 #include "data/split.h"
 #include "eval/metrics.h"
@@ -92,7 +93,10 @@ struct LoidTrainOptions {
   // them; every setting they depend on (data, split, encoder, plugins, LoRA, Re-LoRA, protocol)
   // must be equal. For trying LoID settings without paying for the text stages again.
   std::string reuse_text_stage;
-  int threads = 0;      // 0 = all cores
+  int threads = 0;  // 0 = all cores
+  // Where the encoder, the LoID model, their optimiser state and every batch live. Recorded in the
+  // settings only when not cpu (configs without it read as cpu); --resume may change it.
+  DeviceSpec device;
   bool resume = false;  // continue an interrupted run in `out`
   bool force = false;   // overwrite a finished or foreign run directory
   bool progress = true;

@@ -10,6 +10,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/version.h"
+#include "nn/device.h"
 #include "nn/lora_inject.h"
 #include "nn/peft.h"
 #include "rec/mf.h"
@@ -42,6 +43,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
   check_output_dir(o.out, o.force, "adapter directory");
   const auto start = std::chrono::steady_clock::now();
   set_threads(o.threads);
+  const torch::Device device = resolve_device(o.device);  // before the data: errors come first
 
   std::vector<DomainData> domains;
   std::vector<std::string> train_texts, val_texts;
@@ -70,6 +72,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
 
   const std::string encoder_dir = resolve_encoder_dir(o.encoder_dir);
   auto encoder = load_encoder(encoder_dir);
+  encoder->module().to(device);  // the adapters injected below follow their base weights
   LoraConfig lora = o.lora;
   // Seeded before the LoRA A matrices are drawn (torch's unseeded generator is random per process).
   torch::manual_seed(o.split.seed);
@@ -124,6 +127,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
        {{"seed", o.split.seed}, {"ratios", {o.split.train, o.split.validation, o.split.test}}}},
       {"lora", lora_json(lora)},
       {"compute_dtype", to_string(o.train.dtype)},
+      {"device", device_name(device)},
       {"training",
        {{"epochs", o.train.epochs},
         {"patience", o.train.patience},

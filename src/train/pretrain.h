@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "data/split.h"
 #include "eval/metrics.h"
 #include "nn/lora.h"
@@ -30,6 +31,7 @@ struct PretrainOptions {
   double head_dropout = 0.1;
   std::int64_t max_train_reviews = 0;  // per domain, seeded subsample of the train split (0 = all)
   int threads = 0;                     // 0 = all cores
+  DeviceSpec device;                   // where the encoder, head and optimiser state live (cpu)
   bool force = false;                  // overwrite an existing adapter directory
 };
 

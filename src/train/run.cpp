@@ -9,6 +9,7 @@
 #include "core/fs.h"
 #include "data/reader.h"
 #include "eval/metrics.h"
+#include "nn/device.h"
 #include "nn/encode.h"
 #include "nn/peft.h"
 #include "nn/state_dict.h"
@@ -40,7 +41,9 @@ json load_json(const std::string& path) {
 
 LoadedRun::~LoadedRun() = default;
 
-LoadedRun::LoadedRun(const std::string& run_dir) : dir_(run_dir) {
+LoadedRun::LoadedRun(const std::string& run_dir, const DeviceSpec& encoder_device)
+    : dir_(run_dir), encoder_device_(encoder_device) {
+  resolve_device(encoder_device_);  // a device this machine lacks is an error now, not later
   config_ = load_json(dir_ + "/" + kRunConfig);
   metrics_ = load_json(dir_ + "/" + kRunMetrics);
   const std::string config_path = dir_ + "/" + kRunConfig;
@@ -196,6 +199,7 @@ Encoder& LoadedRun::encoder() {
   if (encoder_) return *encoder_;
   auto enc =
       load_encoder_with_plugins(resolve_encoder_dir(settings_.encoder_dir), settings_.plugins);
+  enc->module().to(resolve_device(encoder_device_));  // the target adapter below follows it
   const std::string target = dir_ + "/" + kRunTargetAdapter;
   if (file_exists(target + "/" + kAdapterConfigFile)) {
     const BaseShapes shapes = base_shapes(enc->module());

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/device.h"
 #include "data/context.h"
 #include "data/dataset.h"
 #include "data/history.h"
@@ -40,7 +41,10 @@ class LoadedRun {
  public:
   // Throws InputError naming the file when the run is incomplete, the data file changed, or a
   // tensor is missing.
-  explicit LoadedRun(const std::string& run_dir);
+  // `encoder_device`: where the encoder of new users' review texts runs (predict_for_texts;
+  // `loid serve --device`). The model and its tables stay in host memory: scoring a pair is a few
+  // small products that a GPU's transfers would only slow down.
+  explicit LoadedRun(const std::string& run_dir, const DeviceSpec& encoder_device = {});
   ~LoadedRun();
 
   const std::string& dir() const { return dir_; }
@@ -113,6 +117,7 @@ class LoadedRun {
   mutable std::atomic<bool> precomputed_ready_{false};
   std::uint64_t context_seed_ = 1;
   std::unique_ptr<Encoder> encoder_;  // loaded lazily for predict_for_texts
+  DeviceSpec encoder_device_;         // where encoder_ runs
   mutable std::mutex encoder_mutex_;  // guards loading and using encoder_ (serving threads)
 };
 

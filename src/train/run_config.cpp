@@ -56,6 +56,8 @@ json train_config_json(const LoidTrainOptions& o) {
   };
   // Recorded only when not fp32, so fp32 configs read as before the option existed.
   if (o.compute_dtype != ComputeDtype::kFloat32) c["compute_dtype"] = to_string(o.compute_dtype);
+  // Recorded only when not the CPU, so CPU configs read as before the option existed.
+  if (!(o.device == DeviceSpec{})) c["device"] = to_string(o.device);
   // Recorded only below 1, so runs on all the training reviews read as before.
   if (o.split.train_fraction < 1.0) c["split"]["train_fraction"] = o.split.train_fraction;
   // Recorded only when not the paper's, so configs of mlp runs read as before.
@@ -205,6 +207,9 @@ LoidTrainOptions train_options_from_json(const json& settings, const std::string
   o.e2e_learning_rate = r.get<double>({"training", "e2e_learning_rate"});
 
   o.threads = r.get<int>({"threads"});
+  // Runs written before "device" was recorded (and every CPU run) ran on the CPU.
+  if (r.has({"device"}))
+    o.device = r.parsed({"device"}, [](const std::string& s) { return parse_device(s, "device"); });
   return o;
 }
 

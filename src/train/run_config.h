@@ -16,11 +16,11 @@ nlohmann::json train_config_json(const LoidTrainOptions& options);
 
 // The inverse of train_config_json: `settings` is config.json's "settings" object, `file` the file
 // it came from (named in errors). Every key is required except those older runs lack, which take
-// their defaults here: "read" (the reader's defaults), "compute_dtype" (fp32), "model.id_biases"
-// and "model.fit_id_biases" (false). Settings config.json does not record come from the recorded
-// ones: the Re-LoRA seed is the split seed (as `loid train` sets it), and so is the plugins' merge
-// seed (as LoadedRun has always loaded it).
-// Throws InputError(file, 0, "missing or malformed key 'model.k' ...") naming the key.
+// their defaults here: "read" (the reader's defaults), "compute_dtype" (fp32), "device" (cpu),
+// "model.id_biases" and "model.fit_id_biases" (false). Settings config.json does not record come
+// from the recorded ones: the Re-LoRA seed is the split seed (as `loid train` sets it), and so is
+// the plugins' merge seed (as LoadedRun has always loaded it). Throws InputError(file, 0, "missing
+// or malformed key 'model.k' ...") naming the key.
 LoidTrainOptions train_options_from_json(const nlohmann::json& settings, const std::string& file);
 
 // The top-level settings the Re-LoRA adapter and the review vectors depend on: what

@@ -18,6 +18,7 @@
 #include "core/rng.h"
 #include "data/reader.h"
 #include "eval/report.h"
+#include "nn/device.h"
 #include "nn/encode.h"
 #include "nn/encoder.h"
 #include "train/bench_run.h"
@@ -238,7 +239,9 @@ SimilarityResult run_similarity(const SimilarityOptions& o, std::ostream& out) {
   SimilarityResult r;
   r.encoder = resolve_encoder_dir(o.encoder_dir);
   set_threads(o.threads);
+  const torch::Device device = resolve_device(o.device);
   auto encoder = load_encoder(r.encoder);
+  encoder->module().to(device);
   encoder->module().eval();
   r.pooling = resolve_pooling(o.pooling, *encoder);
   EncodeOptions eo;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
+
 namespace loid {
 
 struct SimilarityOptions {
@@ -24,6 +26,7 @@ struct SimilarityOptions {
   std::string out;                 // directory for similarity.json and similarity.svg; "" = none
   std::vector<std::string> gains;  // `loid bench` results.json files with loid and loid+plugin rows
   int threads = 0;                 // intra-op threads (0 = all cores)
+  DeviceSpec device;               // where the encoder runs (cpu)
   bool progress = true;
 };
 

@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "eval/metrics.h"
+#include "nn/device.h"
 #include "nn/encode.h"
 #include "nn/lora.h"
 #include "nn/tensor_util.h"
@@ -62,10 +63,13 @@ std::vector<float> predict_ratings(Encoder& encoder, RatingHead& head,
   eo.progress = progress;
   eo.dtype = dtype;
   eo.fold_adapters = true;  // unfolded again before training goes on
-  const torch::Tensor vectors = encode_texts(encoder, texts, eo);
+  const torch::Tensor vectors = encode_texts(encoder, texts, eo);  // (N, D) on the CPU
   std::vector<float> out;
   if (!texts.empty()) {
-    const torch::Tensor pred = head->forward(vectors).clamp(1.0, 5.0).contiguous();
+    const torch::Tensor pred = head->forward(vectors.to(module_device(*head)))
+                                   .clamp(1.0, 5.0)
+                                   .to(torch::kCPU)
+                                   .contiguous();  // (N)
     out.assign(pred.data_ptr<float>(), pred.data_ptr<float>() + pred.numel());
   }
   encoder.module().train(encoder_training);
@@ -87,6 +91,10 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
   if (o.batch_size <= 0 || o.epochs < 0 || o.learning_rate <= 0)
     throw UsageError("text regressor: batch size and learning rate must be positive");
 
+  // The head joins the encoder on its device (the CPU, or the GPU of --device) before the
+  // optimiser sees its parameters, so that Adam's state is made there too.
+  const torch::Device device = module_device(encoder.module());
+  head->to(device);
   // Only the LoRA targets and the head learn; everything else needs no gradient at all.
   for (auto& p : encoder.module().parameters()) p.requires_grad_(false);
   std::vector<torch::Tensor> params = trainable_parameters(encoder.module());
@@ -129,7 +137,7 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
         rows.push_back(train_ids[static_cast<std::size_t>(r)]);
         ratings.push_back(train_ratings[r]);
       }
-      const torch::Tensor target = torch::tensor(ratings, torch::kFloat32);
+      const torch::Tensor target = torch::tensor(ratings, torch::kFloat32).to(device);  // (b)
       optimizer.zero_grad();
       torch::Tensor loss;
       {

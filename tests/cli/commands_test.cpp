@@ -284,6 +284,58 @@ TEST(LoidGpt2, EncodeAndFoldGiveTheReferenceVectors) {
   }
 }
 
+// ---- loid encode --device -----------------------------------------------------------------------
+
+// The metadata of a safetensors file, parsed by hand.
+json safetensors_metadata(const std::string& path) {
+  const std::string bytes = read_file(path);
+  std::uint64_t header_size = 0;
+  for (int b = 7; b >= 0; --b)
+    header_size = (header_size << 8) | static_cast<unsigned char>(bytes.at(b));
+  return json::parse(bytes.substr(8, header_size)).value("__metadata__", json::object());
+}
+
+// --device cpu is recorded in the output; a misspelt device is refused naming the flag; cuda either
+// gives the CPU's vectors (a GPU build on a GPU machine) or an error that says why not and what to
+// use instead (here).
+TEST(LoidEncode, DeviceFlag) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("cli_encode_device");
+  const std::string log = dir + "/log.txt";
+  const std::string tiny = testing::golden("bert/tiny");
+  {
+    std::ofstream in(dir + "/texts.jsonl");
+    for (const char* t : {"The guitar strings sound great!", "zzz qqq", "Loud noise.", ""})
+      in << json{{"text", t}}.dump() << "\n";
+  }
+  const auto encode = [&](const std::string& device, const std::string& out) {
+    return run_loid({"encode", "--encoder", tiny, "--input", dir + "/texts.jsonl", "--out",
+                     dir + "/" + out, "--device", device, "--no-progress"},
+                    log);
+  };
+  ASSERT_EQ(encode("cpu", "cpu.safetensors"), 0) << read_file(log);
+  EXPECT_EQ(safetensors_metadata(dir + "/cpu.safetensors").value("device", ""), "cpu");
+
+  EXPECT_EQ(encode("gpu", "gpu.safetensors"), 2) << read_file(log);  // a usage error
+  EXPECT_NE(read_file(log).find("--device 'gpu'"), std::string::npos) << read_file(log);
+  EXPECT_FALSE(fs::exists(dir + "/gpu.safetensors"));
+
+  const int rc = encode("cuda", "cuda.safetensors");
+  if (rc != 0) {
+    EXPECT_EQ(rc, 2) << read_file(log);
+    EXPECT_NE(read_file(log).find("--device cuda:0"), std::string::npos) << read_file(log);
+    EXPECT_NE(read_file(log).find("--device cpu"), std::string::npos) << read_file(log);
+    EXPECT_FALSE(fs::exists(dir + "/cuda.safetensors"));
+    return;
+  }
+  EXPECT_EQ(safetensors_metadata(dir + "/cuda.safetensors").value("device", ""), "cuda:0");
+  const auto a = safetensors_matrix(dir + "/cpu.safetensors", "vectors");
+  const auto b = safetensors_matrix(dir + "/cuda.safetensors", "vectors");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t r = 0; r < a.size(); ++r)
+    for (std::size_t c = 0; c < a[r].size(); ++c) EXPECT_NEAR(a[r][c], b[r][c], 1e-4);
+}
+
 // `loid pretrain` accepts a GPT-2 directory: the plugin adapts the four Conv1D maps of every block
 // and is written in PEFT's layout for them (fan_in_fan_out, GPT2Model module paths).
 TEST(LoidGpt2, PretrainWritesAPeftConv1DAdapter) {

@@ -1,6 +1,6 @@
 // The flags of the training commands, defined once in cli/loid_flags.cpp and shared by train,
 // bench, pretrain and demo: each command's --help lists exactly the flags it had before they were
-// shared.
+// shared, plus the flags added since (at the end of each list).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -45,7 +45,8 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
       "--targets",
       "--text",
       "--threads",
-      "--train-fraction"}},
+      "--train-fraction",
+      "--device"}},
     {"train",
      {"--alpha",
       "--batch-size",
@@ -99,7 +100,8 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
       "--mf-factors",
       "--mf-reg",
       "--text-factors",
-      "--text-factor-reg"}},
+      "--text-factor-reg",
+      "--device"}},
     {"bench",
      {"--alpha",
       "--batch-size",
@@ -150,7 +152,8 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
       "--protocols",
       "--train-fractions",
       "--text-factors",
-      "--text-factor-reg"}},
+      "--text-factor-reg",
+      "--device"}},
     {"demo",
      {"--baselines-only",
       "--data",
@@ -172,7 +175,8 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
       "--strict",
       "--text",
       "--threads",
-      "--users"}},
+      "--users",
+      "--device"}},
 };
 
 // The long flags at the start of the option lines of a --help text ("-k,--reviews UINT ..."),

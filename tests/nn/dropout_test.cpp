@@ -1,10 +1,12 @@
 // fast_dropout: the inverted-dropout distribution, masked gradients, reproducible under
-// torch::manual_seed and the same for any number of threads.
+// torch::manual_seed and the same for any number of threads; the host mask and the tensor-op mask
+// (other devices) agree bit for bit and with an independent SplitMix64 (Python, see below).
 #include "nn/dropout.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 
 namespace loid {
 namespace {
@@ -56,6 +58,48 @@ TEST(FastDropout, EdgeProbabilities) {
   EXPECT_TRUE(fast_dropout(x, 0.0).is_same(x));
   EXPECT_EQ(fast_dropout(x, 1.0).abs().sum().item<double>(), 0.0);
   EXPECT_EQ(fast_dropout(torch::ones({0, 3}), 0.5).numel(), 0);
+}
+
+// Kept (1) or dropped (0) for the first 32 elements, from a SplitMix64 written in Python:
+//   M = 2**64 - 1
+//   def mix(z):
+//       z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9 & M
+//       z = (z ^ (z >> 27)) * 0x94d049bb133111eb & M
+//       return z ^ (z >> 31)
+//   kept(i) = mix((seed + i * 0x9e3779b97f4a7c15) & M) >> 40 < round((1 - p) * 2**24)
+TEST(FastDropout, MasksMatchAnIndependentSplitMix64) {
+  struct Case {
+    std::uint64_t seed;
+    double p;
+    const char* kept;
+  };
+  for (const Case& c : {Case{12345, 0.3, "01111111110110001010111111111110"},
+                        Case{(1ULL << 63) + 99, 0.5, "01100001110101101100010101001000"}}) {
+    const float scale = static_cast<float>(1.0 / (1.0 - c.p));
+    const auto host = dropout_mask_host(32, c.p, c.seed);
+    const auto ops = dropout_mask_tensor(32, c.p, c.seed, torch::kCPU);
+    for (int i = 0; i < 32; ++i) {
+      const float expected = c.kept[i] == '1' ? scale : 0.0f;
+      EXPECT_EQ(host[i].item<float>(), expected) << "host, seed " << c.seed << ", element " << i;
+      EXPECT_EQ(ops[i].item<float>(), expected) << "ops, seed " << c.seed << ", element " << i;
+    }
+  }
+}
+
+// The tensor-op mask (what other devices run) equals the host mask over many elements (several
+// host chunks), seeds whose sums wrap past 2^64, and probabilities at both ends.
+TEST(FastDropout, TensorOpMaskEqualsHostMask) {
+  const std::int64_t n = 3 * (1 << 16) + 17;
+  for (const std::uint64_t seed : {0ULL, 1ULL, 0x7fffffffffffffffULL, 0xfffffffffffffff0ULL}) {
+    for (const double p : {0.01, 0.1, 0.5, 0.93}) {
+      const auto host = dropout_mask_host(n, p, seed);
+      const auto ops = dropout_mask_tensor(n, p, seed, torch::kCPU);
+      ASSERT_EQ(ops.scalar_type(), torch::kFloat32);
+      EXPECT_TRUE(torch::equal(host, ops))
+          << "seed " << seed << ", p " << p << ": " << host.ne(ops).sum().item<std::int64_t>()
+          << " elements differ";
+    }
+  }
 }
 
 }  // namespace

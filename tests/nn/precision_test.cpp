@@ -5,11 +5,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <ATen/autocast_mode.h>
-
 #include "core/error.h"
 #include "nn/encode.h"
 #include "nn/lora.h"
+#include "nn/torch_compat.h"
 #include "support/use_lite_model.h"
 
 namespace loid {
@@ -25,20 +24,42 @@ TEST(ComputeDtype, NamesRoundTripAndUnknownIsAUsageError) {
 }
 
 TEST(ComputeDtype, ScopesSetAndRestoreAutocast) {
-  ASSERT_FALSE(at::autocast::is_cpu_enabled());
+  constexpr auto kCpu = c10::DeviceType::CPU;
+  ASSERT_FALSE(compat::autocast_enabled(kCpu));
   {
     ComputeDtypeScope bf16(ComputeDtype::kBFloat16);
-    EXPECT_TRUE(at::autocast::is_cpu_enabled());
-    EXPECT_EQ(at::autocast::get_autocast_cpu_dtype(), at::kBFloat16);
+    EXPECT_TRUE(compat::autocast_enabled(kCpu));
+    EXPECT_EQ(compat::autocast_dtype(kCpu), at::kBFloat16);
     {
       ComputeDtypeScope fp32(ComputeDtype::kFloat32);
-      EXPECT_FALSE(at::autocast::is_cpu_enabled());
+      EXPECT_FALSE(compat::autocast_enabled(kCpu));
       EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), torch::kFloat);
     }
-    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    EXPECT_TRUE(compat::autocast_enabled(kCpu));
     EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), torch::kBFloat16);
   }
-  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_FALSE(compat::autocast_enabled(kCpu));
+}
+
+// CUDA's autocast is thread-local state like the CPU's: a scope sets it (bf16, for models on a GPU)
+// and restores it, including a dtype set before the scope, on any build.
+TEST(ComputeDtype, ScopesSetAndRestoreCudaAutocast) {
+  constexpr auto kCuda = c10::DeviceType::CUDA;
+  const auto dtype_before = compat::autocast_dtype(kCuda);
+  ASSERT_FALSE(compat::autocast_enabled(kCuda));
+  compat::set_autocast_dtype(kCuda, at::kHalf);
+  {
+    ComputeDtypeScope bf16(ComputeDtype::kBFloat16);
+    EXPECT_TRUE(compat::autocast_enabled(kCuda));
+    EXPECT_EQ(compat::autocast_dtype(kCuda), at::kBFloat16);
+    // The CPU's and CUDA's settings are separate: turning one off leaves the other.
+    compat::set_autocast_enabled(c10::DeviceType::CPU, false);
+    EXPECT_TRUE(compat::autocast_enabled(kCuda));
+    compat::set_autocast_enabled(c10::DeviceType::CPU, true);
+  }
+  EXPECT_FALSE(compat::autocast_enabled(kCuda));
+  EXPECT_EQ(compat::autocast_dtype(kCuda), at::kHalf);
+  compat::set_autocast_dtype(kCuda, dtype_before);
 }
 
 TEST(ComputeDtype, LoraLayerUnderBf16IsCloseAndTrainsInFloat32) {

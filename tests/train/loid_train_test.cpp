@@ -223,6 +223,33 @@ TEST(LoidTrain, SameSeedSameMetricsAndResumeReachesTheSameResult) {
             std::string::npos);
 }
 
+// A CPU run records no device setting and the device it used. A run interrupted on another device
+// (its config as a GPU run writes it) resumes on the CPU to the uninterrupted result: --resume
+// ignores the device, and the optimiser state is loaded onto the new one.
+TEST(LoidTrain, ResumeMayChangeTheDevice) {
+  auto a = tiny_train(testing::temp_dir("train_dev_a"));
+  const json ma = run_loid_train(a).metrics;
+  const json ca = read_json(a.out + "/" + kRunConfig);
+  EXPECT_FALSE(ca["settings"].contains("device"));
+  EXPECT_EQ(ca["device_used"], "cpu");
+
+  auto b = tiny_train(testing::temp_dir("train_dev_b"));
+  LoidTrainHooks stop_after_two;
+  stop_after_two.after_epoch = [](int epoch) { return epoch < 2; };
+  EXPECT_TRUE(run_loid_train(b, stop_after_two).interrupted);
+  json cb = read_json(b.out + "/" + kRunConfig);
+  cb["settings"]["device"] = "cuda:0";
+  cb["device_used"] = "cuda:0";
+  write_file_atomic(b.out + "/" + kRunConfig, cb.dump(2));
+  b.resume = true;  // on the CPU (b.device is the default)
+  const json mb = run_loid_train(b).metrics;
+  EXPECT_NEAR(ma["test"]["mse"].get<double>(), mb["test"]["mse"].get<double>(), 1e-6);
+  EXPECT_EQ(ma["best_epoch"], mb["best_epoch"]);
+  const json resumed = read_json(b.out + "/" + kRunConfig);
+  EXPECT_EQ(resumed["device_used"], "cpu");
+  EXPECT_FALSE(resumed["settings"].contains("device"));
+}
+
 // A process killed while it writes a checkpoint: everything of epoch 2 written except the file
 // that commits it (state.json), which still holds epoch 1 — the directory a SIGKILL just before
 // that last write leaves. Built here from copies of the checkpoint directory after epochs 1 and 2

@@ -1,6 +1,6 @@
 // config.json's settings round trip: what a run writes today reads back to the same JSON, a run
-// written before `read`, `compute_dtype` and `fit_id_biases` existed loads with their defaults, and
-// a missing or malformed key is an InputError naming the file and the key.
+// written before `read`, `compute_dtype`, `fit_id_biases` and `device` existed loads with their
+// defaults, and a missing or malformed key is an InputError naming the file and the key.
 #include "train/run_config.h"
 
 #include <gtest/gtest.h>
@@ -33,7 +33,8 @@ json settings_written_today() {
     "training": {"lambda": 0.2, "margin": 1.0, "learning_rate": 0.001, "weight_decay": 0.0,
                  "batch_size": 64, "epochs": 30, "patience": 3, "e2e_learning_rate": 0.0001},
     "threads": 0,
-    "compute_dtype": "bf16"
+    "compute_dtype": "bf16",
+    "device": "cuda:1"
   })");
 }
 
@@ -46,6 +47,7 @@ TEST(RunConfig, TodaysSettingsRoundTripUnchanged) {
   EXPECT_EQ(o.relora.seed, 3u);
   EXPECT_EQ(o.plugins.seed, 3u);
   EXPECT_EQ(o.compute_dtype, ComputeDtype::kBFloat16);
+  EXPECT_EQ(o.device, parse_device("cuda:1"));
   EXPECT_EQ(o.read.duplicates, DuplicatePolicy::kKeepAll);
   EXPECT_EQ(o.k, 5u);
   EXPECT_TRUE(o.fit_id_biases);
@@ -57,6 +59,7 @@ TEST(RunConfig, DefaultOptionsRoundTrip) {
   o.out = "ignored/run";
   const json s = train_config_json(o);
   EXPECT_FALSE(s.contains("compute_dtype"));  // fp32 is not recorded
+  EXPECT_FALSE(s.contains("device"));         // nor is the CPU
   EXPECT_EQ(train_config_json(train_options_from_json(s, "config.json")), s);
 }
 
@@ -64,10 +67,13 @@ TEST(RunConfig, OlderRunsLoadWithDefaults) {
   json s = settings_written_today();
   s.erase("read");
   s.erase("compute_dtype");
+  s.erase("device");
   s["model"].erase("fit_id_biases");
   s["model"].erase("id_biases");
   const LoidTrainOptions o = train_options_from_json(s, "run/config.json");
   EXPECT_EQ(o.compute_dtype, ComputeDtype::kFloat32);
+  EXPECT_EQ(o.device, DeviceSpec{});  // the CPU
+  EXPECT_EQ(to_string(o.device), "cpu");
   EXPECT_EQ(train_config_json(o).at("read"), read_options_json(ReadOptions{}));
   EXPECT_FALSE(o.id_biases);
   EXPECT_FALSE(o.fit_id_biases);
@@ -91,6 +97,12 @@ TEST(RunConfig, MissingOrMalformedKeyNamesFileAndKey) {
   s["protocol"] = "sideways";
   msg = testing::error_of<InputError>([&] { train_options_from_json(s, "config.json"); });
   EXPECT_NE(msg.find("'protocol'"), std::string::npos) << msg;
+
+  s = settings_written_today();
+  s["device"] = "gpu0";
+  msg = testing::error_of<InputError>([&] { train_options_from_json(s, "config.json"); });
+  EXPECT_NE(msg.find("'device'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cuda:N"), std::string::npos) << msg;
 
   s = settings_written_today();
   s["split"]["ratios"] = {0.8, 0.2};
