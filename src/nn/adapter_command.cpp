@@ -64,6 +64,7 @@ json info_json(const std::string& dir, const PeftAdapter& a) {
           {"lora_alpha", a.config.alpha},
           {"scale", a.scale()},
           {"use_rslora", a.use_rslora},
+          {"fan_in_fan_out", a.fan_in_fan_out},
           {"lora_dropout", a.config.dropout},
           {"target_modules", a.config.target_modules},
           {"modules", a.modules.size()},
@@ -91,6 +92,12 @@ void print_info_text(const json& j, std::ostream& out) {
   line("lora_alpha", num(j["lora_alpha"].get<double>()));
   line("scale", num(j["scale"].get<double>()) + (j["use_rslora"].get<bool>() ? " (rslora)" : ""));
   line("lora_dropout", num(j["lora_dropout"].get<double>()));
+  // Which weight layout the adapted layers have decides how PEFT applies the delta; A and B have
+  // the same shapes either way, so without this line a GPT-2 adapter reads like a BERT one.
+  line("fan_in_fan_out", j["fan_in_fan_out"].get<bool>()
+                             ? "true (Conv1D layers, as GPT-2: weight stored (in, out), "
+                               "PEFT adds (B A)^T)"
+                             : "false (Linear layers: weight (out, in), PEFT adds B A)");
   line("target_modules", join(j["target_modules"].get<std::vector<std::string>>()));
   line("modules", std::to_string(j["modules"].get<int64_t>()));
   line("lora_parameters", std::to_string(j["lora_parameters"].get<int64_t>()));

@@ -10,7 +10,8 @@
 
 namespace loid {
 
-// Prints what `dir` holds: peft_type, r, alpha, scale, dropout, target modules, the number of
+// Prints what `dir` holds: peft_type, r, alpha, scale, dropout, fan_in_fan_out (whether the
+// adapted layers are Conv1D, as GPT-2's, or Linear, as BERT's), target modules, the number of
 // adapted modules and LoRA parameters, modules saved whole, base model, task type and our
 // loid_metadata.json provenance. With `json`, one JSON object instead of text. Throws InputError
 // for a missing or invalid directory (as load_peft does).

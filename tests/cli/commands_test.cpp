@@ -358,6 +358,11 @@ TEST(LoidGpt2, PretrainWritesAPeftConv1DAdapter) {
   EXPECT_EQ(config.at("target_modules").size(), 8u) << config.dump();
   const std::string weights = read_file(dir + "/plugin/adapter_model.safetensors");
   EXPECT_NE(weights.find("base_model.model.h.1.mlp.c_proj.lora_B.weight"), std::string::npos);
+  // `loid adapter info` tells the user that the plugin's layers are Conv1D (fan_in_fan_out).
+  ASSERT_EQ(run_loid({"adapter", "info", dir + "/plugin"}, log), 0) << read_file(log);
+  const std::string info = read_file(log);
+  EXPECT_NE(info.find("fan_in_fan_out    true (Conv1D layers"), std::string::npos) << info;
+  EXPECT_NE(info.find("r                 2\n"), std::string::npos) << info;
 }
 
 // ---- loid models install ------------------------------------------------------------------------

@@ -116,6 +116,47 @@ TEST(AdapterInfo, JsonHasTheSameFields) {
   EXPECT_EQ(j["target_modules"], json::array({"query", "value"}));
 }
 
+// A BERT-style adapter adapts Linear layers: the text says so, as for GPT-2's Conv1D below.
+TEST(AdapterInfo, LinearAdapterIsNotFanInFanOut) {
+  const std::string dir = write_adapter("info_linear", 3, "Books");
+  std::ostringstream text, js;
+  run_adapter_info(dir, false, text);
+  run_adapter_info(dir, true, js);
+  EXPECT_NE(text.str().find("fan_in_fan_out    false (Linear layers"), std::string::npos)
+      << text.str();
+  EXPECT_EQ(json::parse(js.str()).at("fan_in_fan_out"), false);
+}
+
+// The PEFT-layout GPT-2 adapter of tests/golden/gpt2 (fan_in_fan_out true; c_attn, c_proj and
+// c_fc of both blocks of the tiny model, r 4, alpha 8).
+TEST(AdapterInfo, Gpt2AdapterShowsConv1DLayersAndItsConfig) {
+  const std::string dir = testing::golden("gpt2/adapter");
+  std::ostringstream text, js;
+  run_adapter_info(dir, false, text);
+  run_adapter_info(dir, true, js);
+  const std::string s = text.str();
+  EXPECT_NE(s.find("fan_in_fan_out    true (Conv1D layers, as GPT-2: weight stored (in, out)"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("r                 4\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("lora_alpha        8\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("scale             2\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("target_modules    c_attn, c_proj, c_fc\n"), std::string::npos) << s;
+  // 2 blocks x (c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj).
+  EXPECT_NE(s.find("modules           8\n"), std::string::npos) << s;
+  // Per block: c_attn 4*32 + 96*4, attn.c_proj 4*32 + 32*4, c_fc 4*32 + 128*4,
+  // mlp.c_proj 4*128 + 32*4 = 2048.
+  EXPECT_NE(s.find("lora_parameters   4096\n"), std::string::npos) << s;
+  const json j = json::parse(js.str());
+  EXPECT_EQ(j.at("fan_in_fan_out"), true);
+  EXPECT_EQ(j.at("r"), 4);
+  EXPECT_EQ(j.at("target_modules"), json::array({"c_attn", "c_proj", "c_fc"}));
+  // A is (r, in) and B (out, r) as for Linear layers, so in/out are the layer's, not the
+  // stored Conv1D weight's: c_attn maps 32 -> 96.
+  EXPECT_EQ(j.at("module_shapes").at("h.0.attn.c_attn").at("in"), 32);
+  EXPECT_EQ(j.at("module_shapes").at("h.0.attn.c_attn").at("out"), 96);
+}
+
 TEST(AdapterInfo, MissingDirectoryIsAnInputError) {
   const std::string dir = testing::temp_dir("adapter_cmd_empty");
   std::ostringstream out;
