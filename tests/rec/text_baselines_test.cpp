@@ -12,36 +12,18 @@
 #include <fstream>
 
 #include "core/progress.h"
-#include "data/synth.h"
 #include "eval/metrics.h"
 #include "rec/word_docs.h"
 #include "support/error_of.h"
+#include "support/synth_dataset.h"
 #include "support/test_paths.h"
 
 namespace loid {
 namespace {
 
 using testing::error_of;
-
-// A synthetic one-domain corpus as a dataset (summary and text joined as the reader does).
-Dataset synth_dataset(std::int64_t users, std::int64_t items, std::uint64_t seed) {
-  SynthOptions so;
-  so.users = users;
-  so.items = items;
-  so.seed = seed;
-  so.progress = false;
-  std::vector<Review> reviews;
-  for (const SynthReview& s : synth_domain(so, 1)) {
-    Review r;
-    r.user = s.user;
-    r.item = s.item;
-    r.rating = static_cast<float>(s.rating);
-    r.text = s.summary + " " + s.text;
-    r.time = s.time;
-    reviews.push_back(r);
-  }
-  return Dataset(std::move(reviews));
-}
+using testing::ratings_of;
+using testing::synth_dataset;
 
 // A split with the given part for every review (the id lists follow the parts).
 Split split_of(const std::vector<SplitPart>& parts) {
@@ -73,12 +55,6 @@ TextBaselineOptions tiny(const std::string& model) {
   o.filters = 16;
   o.batch_size = 32;
   return o;
-}
-
-std::vector<float> ratings_of(const Dataset& d, const std::vector<std::int64_t>& ids) {
-  std::vector<float> out;
-  for (std::int64_t id : ids) out.push_back(d.review(id).rating);
-  return out;
 }
 
 std::string write_temp(const std::string& name, const std::string& content) {
