@@ -8,6 +8,7 @@
 #include "data/split.h"
 #include "loid_flags.h"
 #include "read_options.h"
+#include "train/distributed.h"
 #include "train/loid_train.h"
 #include "train/pretrain.h"
 
@@ -106,14 +107,18 @@ void add_train(CLI::App& app) {
                   "recomputing them (to try LoID settings quickly)");
   add_threads_flag(*cmd, o->threads);
   add_device_flag(*cmd, o->device);
+  auto dist = std::make_shared<loid::DistOptions>();
+  add_distributed_flags(*cmd, *dist);
   cmd->add_flag("--resume", o->resume, "Continue an interrupted run in --out");
   cmd->add_flag("--force", o->force, "Replace an existing run directory");
   add_no_progress_flag(*cmd, o->progress);
-  cmd->callback([o, ratios, protocol] {
+  cmd->callback([o, ratios, protocol, dist] {
+    launch_or_join(*dist);
     loid::parse_split_ratios(*ratios, o->split);
     o->protocol = loid::protocol_from_name(*protocol);
     o->relora.seed = o->split.seed;
     const auto r = loid::run_loid_train(*o);
+    if (!loid::distributed().main()) return;  // rank 0 reports for the job
     const auto& t = r.metrics["test"];
     std::cout << (o->protocol == loid::Protocol::kPaperLeaky ? "LEAKY (paper-leaky protocol) " : "")
               << "run " << o->out << ": test MSE " << t["mse"].get<double>() << ", RMSE "

@@ -1,6 +1,11 @@
 // The shared training flags (see loid_flags.h).
 #include "loid_flags.h"
 
+#include <cstdlib>
+
+#include "core/error.h"
+#include "train/distributed.h"
+
 #include "data/context.h"
 #include "nn/merge.h"
 #include "read_options.h"
@@ -23,6 +28,55 @@ void add_device_flag(CLI::App& cmd, DeviceSpec& device) {
          "one is visible, else the CPU). GPUs need a loid built against a CUDA libtorch")
       ->type_name("DEVICE")
       ->default_str(to_string(device));
+}
+
+void add_distributed_flags(CLI::App& cmd, DistOptions& o) {
+  cmd.add_option("--nproc", o.nproc,
+                 "Processes to run on this machine, data-parallel (c10d with Gloo on the "
+                 "loopback; threads split among them)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--world-size", o.world_size,
+                 "Join a job of this many processes started elsewhere (default: WORLD_SIZE)");
+  cmd.add_option("--process-rank", o.process_rank,
+                 "This process's rank in the job, 0 to world size - 1 (default: RANK)");
+  cmd.add_option("--master", o.master,
+                 "HOST:PORT of rank 0's rendezvous (default: MASTER_ADDR and MASTER_PORT)");
+  cmd.add_option("--dist-timeout", o.timeout_seconds,
+                 "Seconds a process waits for the others (joining, and in each collective) "
+                 "before it stops with an error")
+      ->capture_default_str();
+}
+
+namespace {
+std::vector<std::string> g_program_args;
+}  // namespace
+
+void set_program_args(int argc, char** argv) {
+  g_program_args.assign(argv, argv + argc);
+}
+
+std::string program_name() {
+  const char* world = std::getenv("WORLD_SIZE");
+  const char* rank = std::getenv("RANK");
+  if (world != nullptr && rank != nullptr && std::atoi(world) > 1)
+    return std::string("loid [rank ") + rank + "]";
+  return "loid";
+}
+
+void launch_or_join(const DistOptions& o) {
+  if (should_launch_local_ranks(o)) {
+    if (!distributed_available())
+      throw UsageError(
+          "--nproc: this build of loid has no c10d with Gloo (libgloo-dev was missing at build "
+          "time)");
+    if (o.world_size > 1 || o.process_rank >= 0 || !o.master.empty())
+      throw UsageError(
+          "--nproc starts its own job on this machine; drop --world-size, "
+          "--process-rank and --master");
+    throw ExitCode{launch_local_ranks(o.nproc, "/proc/self/exe", g_program_args)};
+  }
+  join_distributed(resolve_dist_job(o));
 }
 
 void add_no_progress_flag(CLI::App& cmd, bool& progress) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/device.h"
+#include "core/launch.h"
 #include "data/split.h"
 #include "nn/lora.h"
 #include "train/loid_train.h"
@@ -24,6 +25,26 @@ void add_encoder_flag(CLI::App& cmd, std::string& encoder_dir);
 void add_threads_flag(CLI::App& cmd, int& threads);
 // --device cpu|cuda|cuda:N|auto (core/device.h), parsed as the flag is read.
 void add_device_flag(CLI::App& cmd, DeviceSpec& device);
+// --nproc, --world-size, --process-rank, --master and --dist-timeout (core/launch.h).
+void add_distributed_flags(CLI::App& cmd, DistOptions& options);
+
+// Called first in the callback of a command with add_distributed_flags. With --nproc N > 1 (and
+// this process not one of the ranks): starts the N ranks, waits for them and throws ExitCode with
+// the job's exit status. Otherwise joins the job that the flags and environment describe (no-op
+// for one process) and returns; the command then does its work as its rank.
+void launch_or_join(const DistOptions& options);
+
+// Thrown to end the program with `code` after the work was done elsewhere (the launcher).
+struct ExitCode {
+  int code = 0;
+};
+
+// main() records its arguments here, for the launcher to start copies of the same command.
+void set_program_args(int argc, char** argv);
+
+// "loid", or "loid [rank R]" in a job of several processes (error messages).
+std::string program_name();
+
 // --no-progress: sets `progress` to false.
 void add_no_progress_flag(CLI::App& cmd, bool& progress);
 

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "commands.h"
+#include "loid_flags.h"
 #include "core/allocator.h"
 #include "core/error.h"
 #include "core/thread_wait.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "loid: usage error: %s\n", e.what());
     return 2;
   }
+  loid::cli::set_program_args(argc, argv);
   CLI::App app{"loid: LoRA plugins and ID-text attention for review-based rating prediction"};
   app.set_version_flag("--version",
                        std::string(loid::version()) + " (" + loid::git_version() + ")");
@@ -49,14 +51,16 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const loid::cli::ExitCode& e) {
+    return e.code;
   } catch (const loid::InputError& e) {
-    std::fprintf(stderr, "loid: error: %s\n", e.what());
+    std::fprintf(stderr, "%s: error: %s\n", loid::cli::program_name().c_str(), e.what());
     return 2;
   } catch (const loid::UsageError& e) {
-    std::fprintf(stderr, "loid: usage error: %s\n", e.what());
+    std::fprintf(stderr, "%s: usage error: %s\n", loid::cli::program_name().c_str(), e.what());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "loid: error: %s\n", e.what());
+    std::fprintf(stderr, "%s: error: %s\n", loid::cli::program_name().c_str(), e.what());
     return 1;
   }
   return 0;

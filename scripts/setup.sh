@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libtorch-dev libopenblas-dev
+  libtorch-dev libopenblas-dev libgloo-dev
   nlohmann-json3-dev libcli11-dev zlib1g-dev libutf8proc-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-torch python3-numpy

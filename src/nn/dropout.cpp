@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "core/parallel_items.h"
 
@@ -42,7 +44,43 @@ torch::Tensor logical_right_shift(const torch::Tensor& z, int s) {
   return z.bitwise_right_shift(s).bitwise_and(as_signed((~0ULL) >> s));
 }
 
+// The BatchRowsScope of this thread: global rows, first row, rows, tokens before, tokens (0 global
+// rows = none; -1 tokens = not given).
+thread_local std::int64_t g_batch_rows[5] = {0, 0, 0, 0, -1};
+
 }  // namespace
+
+BatchRowsScope::BatchRowsScope(std::int64_t global_rows, std::int64_t first, std::int64_t rows,
+                               std::int64_t tokens_before, std::int64_t tokens) {
+  std::memcpy(saved_, g_batch_rows, sizeof saved_);
+  g_batch_rows[0] = global_rows;
+  g_batch_rows[1] = first;
+  g_batch_rows[2] = rows;
+  g_batch_rows[3] = tokens_before;
+  g_batch_rows[4] = tokens;
+}
+
+BatchRowsScope::~BatchRowsScope() {
+  std::memcpy(g_batch_rows, saved_, sizeof saved_);
+}
+
+torch::Tensor row_dropout(const torch::Tensor& x, double p, bool training) {
+  const std::int64_t global = g_batch_rows[0];
+  if (global == 0 || !training || p <= 0.0 || p >= 1.0 || x.dim() == 0)
+    return torch::dropout(x, p, training);
+  const std::int64_t first = g_batch_rows[1], rows = g_batch_rows[2];
+  if (x.size(0) != rows)
+    throw std::logic_error("row_dropout: a tensor of " + std::to_string(x.size(0)) +
+                           " rows inside a BatchRowsScope of " + std::to_string(rows));
+  // As torch's CPU dropout: noise = bernoulli(1 - p) / (1 - p) of the input's shape, drawn in
+  // order; here of the global batch's shape, then cut.
+  auto sizes = x.sizes().vec();
+  sizes[0] = global;
+  auto noise = torch::empty(sizes, x.options().device(torch::kCPU));
+  noise.bernoulli_(1 - p);
+  noise.div_(1 - p);
+  return x * noise.narrow(0, first, rows).to(x.device());
+}
 
 torch::Tensor dropout_mask_host(std::int64_t numel, double p, std::uint64_t seed) {
   const std::uint64_t below = keep_below(p);
@@ -83,8 +121,27 @@ torch::Tensor fast_dropout(const torch::Tensor& x, double p) {
   const auto seed = static_cast<std::uint64_t>(
       torch::randint(std::numeric_limits<std::int64_t>::max(), {1}, torch::kInt64)
           .item<std::int64_t>());
-  const auto mask = x.device().is_cpu() ? dropout_mask_host(x.numel(), p, seed)
-                                        : dropout_mask_tensor(x.numel(), p, seed, x.device());
+  // Within a BatchRowsScope, x holds some rows of a global batch: its elements are those from
+  // element first * (numel / rows) of the global batch's flat mask, which starts the hash there.
+  std::uint64_t start = seed;
+  if (g_batch_rows[0] != 0 && x.dim() > 0 && x.size(0) > 0) {
+    const std::int64_t lead = x.size(0), per = x.numel() / lead;
+    std::int64_t before = 0;  // leading-dimension entries of the global batch before this tensor's
+    if (g_batch_rows[4] >= 0 && lead == g_batch_rows[4])
+      before = g_batch_rows[3];
+    else if (lead == g_batch_rows[2])
+      before = g_batch_rows[1];
+    else if (g_batch_rows[2] > 0 && lead % g_batch_rows[2] == 0)  // padded (rows, T): the caller
+      before = g_batch_rows[1] * (lead / g_batch_rows[2]);        // pads to the global batch's T
+    else
+      throw std::logic_error("fast_dropout: a tensor of " + std::to_string(lead) +
+                             " leading entries inside a BatchRowsScope of " +
+                             std::to_string(g_batch_rows[2]) + " rows, " +
+                             std::to_string(g_batch_rows[4]) + " tokens");
+    start += static_cast<std::uint64_t>(before) * static_cast<std::uint64_t>(per) * kGolden;
+  }
+  const auto mask = x.device().is_cpu() ? dropout_mask_host(x.numel(), p, start)
+                                        : dropout_mask_tensor(x.numel(), p, start, x.device());
   return x * mask.view(x.sizes()).to(x.scalar_type());
 }
 

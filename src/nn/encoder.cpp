@@ -55,8 +55,8 @@ std::vector<TokenIds> parallel_token_ids(std::size_t n,
   return out;
 }
 
-TokenBatch Encoder::pad(const std::vector<TokenIds>& rows) const {
-  std::size_t longest = 1;
+TokenBatch Encoder::pad(const std::vector<TokenIds>& rows, std::size_t min_columns) const {
+  std::size_t longest = std::max<std::size_t>(1, min_columns);
   for (const auto& r : rows) longest = std::max(longest, r.size());
   const auto b = static_cast<std::int64_t>(rows.size());
   const auto t = static_cast<std::int64_t>(longest);

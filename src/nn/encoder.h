@@ -54,7 +54,8 @@ class Encoder {
   virtual std::int64_t pad_id() const { return 0; }
   // Pads rows to the longest (at least one column, so a batch of empty texts still runs):
   // input_ids hold pad_id() and attention_mask 0 past each row's end.
-  TokenBatch pad(const std::vector<TokenIds>& rows) const;
+  // min_columns: pad to at least this many (a rank's rows of a global batch pad to its longest).
+  TokenBatch pad(const std::vector<TokenIds>& rows, std::size_t min_columns = 1) const;
   // Tokenizes texts and pads them to the batch's longest: pad(token_ids(texts)).
   TokenBatch tokenize(const std::vector<std::string>& texts) const { return pad(token_ids(texts)); }
   virtual EncoderOutput forward(const TokenBatch& batch, Pooling pooling = Pooling::kDefault) = 0;

@@ -13,9 +13,18 @@
 
 namespace loid {
 
+namespace {
+int g_thread_share = 1;
+}  // namespace
+
+void set_thread_share(int ranks_on_this_machine) {
+  g_thread_share = std::max(1, ranks_on_this_machine);
+}
+
 int set_threads(int threads) {
   if (threads < 0) throw UsageError("threads must be >= 0");
-  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads == 0)
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / g_thread_share);
   torch::set_num_threads(threads);
   // Debian's libtorch does its float matrix multiplies in OpenBLAS, whose own thread pool
   // torch::set_num_threads does not reach: keep both at the same count.

@@ -8,4 +8,8 @@ namespace loid {
 // kernel on an AVX2/AVX-512 CPU (core/blas.h).
 int set_threads(int threads);
 
+// Ranks of one job on this machine (train/distributed.h): from then on "0 = the machine's cores"
+// means this process's share of them, cores / ranks (at least 1).
+void set_thread_share(int ranks_on_this_machine);
+
 }  // namespace loid

@@ -27,7 +27,7 @@ IdTextAttentionImpl::IdTextAttentionImpl(std::int64_t width, std::int64_t h, dou
   k = register_module("k", torch::nn::Linear(width, width));
   v = register_module("v", torch::nn::Linear(width, width));
   o = register_module("o", torch::nn::Linear(width, width));
-  dropout = register_module("dropout", torch::nn::Dropout(p));
+  dropout = register_module("dropout", RowDropout(p));
 }
 
 namespace {
@@ -97,9 +97,9 @@ LoidModelImpl::LoidModelImpl(const LoidModelOptions& opt) : options_(opt) {
   // models as before.
   predictor_out = torch::nn::Linear(opt.hidden, 1);
   predictor_hidden = torch::nn::Linear(2 * e, opt.hidden);
-  predictor = register_module(
-      "predictor", torch::nn::Sequential(predictor_hidden, torch::nn::ReLU(),
-                                         torch::nn::Dropout(opt.dropout), predictor_out));
+  predictor =
+      register_module("predictor", torch::nn::Sequential(predictor_hidden, torch::nn::ReLU(),
+                                                         RowDropout(opt.dropout), predictor_out));
   if (options_.id_biases) {
     user_bias = register_module("user_bias", torch::nn::Embedding(opt.num_users + 1, 1));
     item_bias = register_module("item_bias", torch::nn::Embedding(opt.num_items + 1, 1));
@@ -150,6 +150,22 @@ torch::Tensor LoidModelImpl::penalty(const torch::Tensor& users, const torch::Te
     p = p + options_.text_factor_regularization *
                 (user_text_factors->weight.pow(2).sum() + item_text_factors->weight.pow(2).sum());
   return p;
+}
+
+torch::Tensor LoidModelImpl::penalty_rows_sum(const torch::Tensor& users,
+                                              const torch::Tensor& items) {
+  if (!user_factors) return torch::zeros({}, mean.options());
+  const auto u = clamp_ids(users, options_.num_users);
+  const auto i = clamp_ids(items, options_.num_items);
+  const auto rows = user_bias(u).pow(2).sum(1) + item_bias(i).pow(2).sum(1) +
+                    user_factors(u).pow(2).sum(1) + item_factors(i).pow(2).sum(1);  // (B)
+  return options_.mf_regularization * rows.sum();
+}
+
+torch::Tensor LoidModelImpl::penalty_global() {
+  if (!user_text_factors) return torch::zeros({}, mean.options());
+  return options_.text_factor_regularization *
+         (user_text_factors->weight.pow(2).sum() + item_text_factors->weight.pow(2).sum());
 }
 
 std::pair<torch::Tensor, torch::Tensor> text_whitening(const torch::Tensor& vectors,
@@ -405,6 +421,17 @@ torch::Tensor triplet_loss(const LoidOutput& out, double margin, std::int64_t sh
     return torch::relu(dp - dn + margin);
   };
   return (term(out.v_i, out.p_u, negative_u) + term(out.v_u, out.p_i, negative_i)).mean();
+}
+
+torch::Tensor triplet_loss_sum(const LoidOutput& out, const torch::Tensor& negative_p_u,
+                               const torch::Tensor& negative_p_i, double margin) {
+  const auto term = [margin](const torch::Tensor& a, const torch::Tensor& pos,
+                             const torch::Tensor& neg) {
+    const auto dp = (a - pos).pow(2).sum(1);
+    const auto dn = (a - neg).pow(2).sum(1);
+    return torch::relu(dp - dn + margin);
+  };
+  return (term(out.v_i, out.p_u, negative_p_u) + term(out.v_u, out.p_i, negative_p_i)).sum();
 }
 
 }  // namespace loid

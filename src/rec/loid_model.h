@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "nn/dropout.h"
+
 namespace loid {
 
 // What the prediction is made of.
@@ -62,7 +64,7 @@ class IdTextAttentionImpl : public torch::nn::Module {
   torch::Tensor weights(const torch::Tensor& query, const torch::Tensor& keys,
                         const torch::Tensor& mask);
   torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
-  torch::nn::Dropout dropout{nullptr};
+  RowDropout dropout{nullptr};  // torch::nn::Dropout, cut to a rank's rows in a job
   std::int64_t heads;
 };
 TORCH_MODULE(IdTextAttention);
@@ -107,6 +109,11 @@ class LoidModelImpl : public torch::nn::Module {
   // the mean over rows of b_u^2 + b_i^2 + |f_u|^2 + |f_i|^2, plus text_factor_regularization times
   // |T_u|^2 + |T_i|^2. Zero for the mlp predictor.
   torch::Tensor penalty(const torch::Tensor& users, const torch::Tensor& items);
+  // The penalty in the two parts a rank of a data-parallel job adds up (train/distributed.h):
+  // mf_regularization times the SUM over the given rows, and the part that does not depend on the
+  // rows (the text-factor maps' term). penalty = rows_sum / B + global for a batch of B rows.
+  torch::Tensor penalty_rows_sum(const torch::Tensor& users, const torch::Tensor& items);
+  torch::Tensor penalty_global();
   // Whitened mean of a side's context vectors: (B, k, D), mask (B, k) -> (B, text_factors); a row
   // with no reviews gives zero.
   torch::Tensor text_factor_input(const torch::Tensor& text, const torch::Tensor& mask) const;
@@ -189,5 +196,10 @@ class LoidPrecomputed {
 // negative p_u of another row (the row `shift` places later, cyclically); plus the same for v_u
 // with p_i. Mean over rows of both terms' sum. Batches of one row give zero.
 torch::Tensor triplet_loss(const LoidOutput& out, double margin, std::int64_t shift = 1);
+// The same terms summed (not averaged) over the rows of `out`, each row's negatives given: the ID
+// embeddings of the row before it in the global batch (what triplet_loss's roll by 1 picks), so
+// that a rank holding some rows of a batch computes its part of the global batch's loss.
+torch::Tensor triplet_loss_sum(const LoidOutput& out, const torch::Tensor& negative_p_u,
+                               const torch::Tensor& negative_p_i, double margin);
 
 }  // namespace loid

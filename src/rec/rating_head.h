@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "nn/dropout.h"
+
 namespace loid {
 
 // rating = mean + fc2(dropout(relu(fc1(vector)))): the MLP on a review vector. `mean` (the
@@ -19,8 +21,8 @@ class RatingHeadImpl : public torch::nn::Module {
   std::int64_t hidden() const { return fc1->options.out_features(); }
 
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
-  torch::nn::Dropout dropout{nullptr};
-  torch::Tensor mean;  // () float32
+  RowDropout dropout{nullptr};  // torch::nn::Dropout, cut to a rank's rows in a job
+  torch::Tensor mean;           // () float32
 };
 TORCH_MODULE(RatingHead);
 

@@ -24,6 +24,7 @@
 #include "nn/state_dict.h"
 #include "nn/tensor_io.h"
 #include "rec/mf.h"
+#include "train/distributed.h"
 #include "train/loid_batch.h"
 #include "train/pretrain.h"
 #include "train/target_adapter.h"
@@ -278,8 +279,10 @@ json run_relora(TargetEncoder& target, const TargetData& data, const LoidTrainOp
                 {"validation_mse_before", fit.initial_validation_mse},
                 {"validation_mse", fit.best_validation_mse},
                 {"curve", curve}};
-      write_run_adapter(target, o, &head, record, adapter_dir);
-      write_json_file(done, record);
+      if (distributed().main()) {  // rank 0 writes for the job
+        write_run_adapter(target, o, &head, record, adapter_dir);
+        write_json_file(done, record);
+      }
       log("Re-LoRA: best epoch " + std::to_string(fit.best_epoch) + ", validation MSE " +
           std::to_string(fit.initial_validation_mse) + " -> " +
           std::to_string(fit.best_validation_mse));
@@ -303,7 +306,7 @@ torch::Tensor review_vector_table(Encoder& encoder, const DomainData& d,
   eo.progress = progress;
   eo.dtype = dtype;
   eo.fold_adapters = true;
-  const torch::Tensor v = encode_texts(encoder, d.texts(ids), eo);
+  const torch::Tensor v = encode_texts_sharded(encoder, d.texts(ids), eo);  // over a job's ranks
   encoder.module().train(training);
   torch::Tensor table = torch::zeros({d.dataset.num_reviews(), encoder.width()}, torch::kFloat32);
   if (!ids.empty()) table.index_copy_(0, torch::tensor(ids, torch::kInt64), v);
@@ -326,7 +329,7 @@ torch::Tensor review_vectors(const TargetEncoder& target, const TargetData& data
   log("text vectors: encoding " + std::to_string(data.visible.size()) + " reviews");
   auto table =
       review_vector_table(*target.encoder, data.domain, data.visible, o.progress, o.compute_dtype);
-  if (!e2e) save_vectors(path, table, data.visible);
+  if (!e2e && distributed().main()) save_vectors(path, table, data.visible);
   return table;
 }
 
@@ -548,6 +551,11 @@ EpochLoss train_epoch(int epoch, LoidModel& model, TargetEncoder& target, const 
                     static_cast<std::int64_t>((order.size() + batch - 1) / batch), o.progress);
   double mse_sum = 0.0, triplet_sum = 0.0;
   EpochLoss loss;
+  Distributed& dist = distributed();
+  std::vector<torch::Tensor> params;  // what the optimiser steps, in its order
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params()) params.push_back(p);
+  const bool check_ranks = check_ranks_each_step();
   for (std::size_t s = 0; s < order.size(); s += batch) {
     const std::size_t e = std::min(order.size(), s + batch);
     if (e - s < 2) break;  // a single-row tail has no triplet negative
@@ -570,14 +578,62 @@ EpochLoss train_epoch(int epoch, LoidModel& model, TargetEncoder& target, const 
     }
     const LoidInputs in = make_inputs(u, i, contexts, table);
     optimizer.zero_grad();
-    const LoidOutput out =
-        model->forward(in.users, in.items, in.user_text, in.user_mask, in.item_text, in.item_mask);
-    const auto mse_loss =
-        torch::mse_loss(out.prediction, torch::tensor(y, torch::kFloat32).to(vectors.device()));
-    const auto trip = triplet_loss(out, o.margin);
-    (mse_loss + o.lambda * trip + model->penalty(in.users, in.items)).backward();
+    double lm = 0.0, lt = 0.0;
+    if (!dist.active()) {
+      const LoidOutput out = model->forward(in.users, in.items, in.user_text, in.user_mask,
+                                            in.item_text, in.item_mask);
+      const auto mse_loss =
+          torch::mse_loss(out.prediction, torch::tensor(y, torch::kFloat32).to(vectors.device()));
+      const auto trip = triplet_loss(out, o.margin);
+      (mse_loss + o.lambda * trip + model->penalty(in.users, in.items)).backward();
+      lm = mse_loss.item<double>();
+      lt = trip.item<double>();
+    } else {
+      // This rank's rows of the global batch; every loss term summed over them and divided by
+      // the global batch size, so that the ranks' gradients add up to one process's.
+      const auto b = static_cast<std::int64_t>(e - s);
+      auto [lo, hi] = dist.shard(b);
+      // Fewer rows than ranks: every rank runs them all (the random draws stay in step) and
+      // rank 0's copy alone counts.
+      const bool replicate = b < dist.world();
+      if (replicate) lo = 0, hi = b;
+      const double weight = replicate && !dist.main() ? 0.0 : 1.0;
+      const auto rows = [lo = lo, hi = hi](const torch::Tensor& t) {
+        return t.narrow(0, lo, hi - lo);
+      };
+      const BatchRowsScope scope(b, lo, hi - lo);
+      const LoidOutput out =
+          model->forward(rows(in.users), rows(in.items), rows(in.user_text), rows(in.user_mask),
+                         rows(in.item_text), rows(in.item_mask));
+      // Each row's triplet negatives: the ID embeddings of the row before it (triplet_loss's roll).
+      const auto before = (torch::arange(lo, hi, torch::kInt64) + (b - 1)).remainder(b);
+      const auto& mi = *model;
+      const auto negative_p_u = model->user_embedding(mi.clamp_ids(
+          in.users.index_select(0, before.to(in.users.device())), mi.options().num_users));
+      const auto negative_p_i = model->item_embedding(mi.clamp_ids(
+          in.items.index_select(0, before.to(in.items.device())), mi.options().num_items));
+      const auto target = rows(torch::tensor(y, torch::kFloat32)).to(vectors.device());
+      const auto squared = (out.prediction - target).pow(2).sum();
+      const auto trip = triplet_loss_sum(out, negative_p_u, negative_p_i, o.margin);
+      auto penalty = model->penalty_rows_sum(rows(in.users), rows(in.items)) / double(b);
+      if (dist.main()) penalty = penalty + model->penalty_global();  // counted once in the sum
+      (((squared + o.lambda * trip) / double(b) + penalty) * weight).backward();
+      dist.allreduce_gradients(params);
+      std::vector<torch::Tensor> sums{
+          torch::stack({squared.detach(), trip.detach()}).to(torch::kCPU, torch::kFloat64) *
+          weight};
+      dist.allreduce_sum(sums, "the loss sums");
+      lm = sums[0][0].item<double>() / double(b);
+      lt = sums[0][1].item<double>() / double(b);
+      if (check_ranks) {
+        const double d = dist.max_parameter_difference(params);
+        if (d != 0.0)
+          throw Error("distributed: the ranks' parameters differ by " + std::to_string(d) +
+                      " before step " + std::to_string(loss.steps + 1) + " of epoch " +
+                      std::to_string(epoch));
+      }
+    }
     optimizer.step();
-    const double lm = mse_loss.item<double>(), lt = trip.item<double>();
     if (!std::isfinite(lm) || !std::isfinite(lt))
       throw Error("training diverged at epoch " + std::to_string(epoch) + "; try a lower --lr");
     mse_sum += lm;
@@ -694,15 +750,18 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
     }
     // Checkpoint: last state, best state, optimizer, loop state (written last: it commits), then
     // the previous epoch's files (or those of the fixed names) go.
-    save_tensors(checkpoint_file(ck, "last", epoch, ".safetensors"), state.snapshot());
-    save_tensors(checkpoint_file(ck, "best", epoch, ".safetensors"), best);
-    save_optimizer(*optimizer, checkpoint_file(ck, "optimizer", epoch, ".pt"));
-    write_json_file(ck + "/state.json", fit_state_json(fit, since_best));
-    const std::pair<const char*, const char*> files[] = {
-        {"last", ".safetensors"}, {"best", ".safetensors"}, {"optimizer", ".pt"}};
-    for (const auto& [stem, ext] : files) {
-      std::remove(checkpoint_file(ck, stem, epoch - 1, ext).c_str());
-      std::remove((ck + "/" + stem + ext).c_str());
+    // In a job of several processes rank 0 writes; the others hold the same state.
+    if (distributed().main()) {
+      save_tensors(checkpoint_file(ck, "last", epoch, ".safetensors"), state.snapshot());
+      save_tensors(checkpoint_file(ck, "best", epoch, ".safetensors"), best);
+      save_optimizer(*optimizer, checkpoint_file(ck, "optimizer", epoch, ".pt"));
+      write_json_file(ck + "/state.json", fit_state_json(fit, since_best));
+      const std::pair<const char*, const char*> files[] = {
+          {"last", ".safetensors"}, {"best", ".safetensors"}, {"optimizer", ".pt"}};
+      for (const auto& [stem, ext] : files) {
+        std::remove(checkpoint_file(ck, stem, epoch - 1, ext).c_str());
+        std::remove((ck + "/" + stem + ext).c_str());
+      }
     }
     if (after_epoch && !stop && epoch < o.epochs && !after_epoch(epoch)) {
       fit.interrupted = true;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -14,7 +15,9 @@
 #include "core/temp_files.h"
 #include "core/version.h"
 #include "nn/device.h"
+#include "nn/threads.h"
 #include "nn/tensor_io.h"
+#include "train/distributed.h"
 #include "train/loid_stages.h"
 #include "train/pretrain.h"
 #include "train/run_config.h"
@@ -78,6 +81,14 @@ void validate(const LoidTrainOptions& o) {
                      " needs --encoder-mode frozen (end-to-end trains in fp32)");
   if (o.encoder_mode == EncoderMode::kEndToEnd && !o.reuse_text_stage.empty())
     throw UsageError("--reuse-text-stage needs --encoder-mode frozen");
+  const Distributed& dist = distributed();
+  if (dist.active()) {
+    if (o.encoder_mode == EncoderMode::kEndToEnd)
+      throw UsageError("several processes (--nproc, --world-size) run --encoder-mode frozen only");
+    if (o.batch_size < dist.world() || o.relora.batch_size < dist.world())
+      throw UsageError("the batch sizes must be at least the number of processes (" +
+                       std::to_string(dist.world()) + ")");
+  }
 }
 
 // The run directory: config.json pins every setting; --resume continues only the same run.
@@ -121,6 +132,7 @@ json prepare_run_dir(const LoidTrainOptions& o, const json& settings, const RunS
           {"version", version()},
           {"git", git_version()},
           {"threads_used", threads},
+          {"processes", distributed().world()},
           {"device_used", device_name(resolve_device(o.device))},
           {"runtime", runtime_environment_json()},
           {"settings", settings},
@@ -211,14 +223,36 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o, const LoidTrainHooks& 
   const RunSeeds seeds = run_seeds(o.split.seed);
   json full;
   LoidTrainResult result;
-  result.metrics = prepare_run_dir(o, settings, seeds, full);
+  // Several processes: each must run the same settings on the same data; rank 0 alone writes the
+  // run directory, the others read what they need from it (a shared directory, for --resume and
+  // --reuse-text-stage) and are silent.
+  Distributed& dist = distributed();
+  if (dist.active()) {
+    const FileFingerprint fp = file_fingerprint(o.data);
+    dist.agree(
+        "settings and data",
+        json{{"settings", settings}, {"data", {{"bytes", fp.bytes}, {"crc32", fp.crc32}}}}.dump());
+  }
+  if (dist.main()) {
+    result.metrics = prepare_run_dir(o, settings, seeds, full);
+  } else {
+    set_threads(o.threads);
+    if (o.resume && file_exists(o.out + "/" + kRunMetrics))
+      result.metrics = json::parse(read_file(o.out + "/" + kRunMetrics));
+  }
   if (!result.metrics.is_null()) return result;  // --resume of a finished run
-  RunLog log_file(o.out + "/" + kRunLog);
-  const StageLog log = [&log_file](const std::string& line) { log_file(line); };
+  std::unique_ptr<RunLog> log_file;
+  if (dist.main()) log_file = std::make_unique<RunLog>(o.out + "/" + kRunLog);
+  const StageLog log = [&log_file](const std::string& line) {
+    if (log_file) (*log_file)(line);
+  };
   if (!o.reuse_text_stage.empty()) {
-    reuse_text_stage(o, settings, full);
+    if (dist.main()) reuse_text_stage(o, settings, full);
+    dist.barrier("waiting for rank 0 to copy the reused text stage");
     log("reusing the Re-LoRA adapter and review vectors of " + o.reuse_text_stage);
   }
+  if (dist.active())
+    log("processes: " + std::to_string(dist.world()) + " (rank 0 writes the run directory)");
   const bool resume_text = o.resume || !o.reuse_text_stage.empty();
   log(std::string("loid train ") + version() + " (" + git_version() + ")" + tag);
 
@@ -238,13 +272,15 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o, const LoidTrainHooks& 
     result.interrupted = true;
     return result;
   }
-  save_tensors(o.out + "/" + kRunModel, loid_model_state(*model));
+  if (dist.main()) save_tensors(o.out + "/" + kRunModel, loid_model_state(*model));
 
   json metrics = run_metrics(o, data, evaluate_loid(model, data, vectors, o, seeds), fit, relora,
                              target.plugins);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics["seconds"] = result.seconds;
+  metrics["processes"] = dist.world();
   result.metrics = metrics;
+  if (!dist.main()) return result;
   write_run_report(o.out, full, metrics);
   write_json_file(o.out + "/" + kRunMetrics, metrics);  // last: its presence marks a finished run
   char line[160];

@@ -13,9 +13,11 @@
 #include "core/rng.h"
 #include "eval/metrics.h"
 #include "nn/device.h"
+#include "nn/dropout.h"
 #include "nn/encode.h"
 #include "nn/lora.h"
 #include "nn/tensor_util.h"
+#include "train/distributed.h"
 
 namespace loid {
 
@@ -63,7 +65,8 @@ std::vector<float> predict_ratings(Encoder& encoder, RatingHead& head,
   eo.progress = progress;
   eo.dtype = dtype;
   eo.fold_adapters = true;  // unfolded again before training goes on
-  const torch::Tensor vectors = encode_texts(encoder, texts, eo);  // (N, D) on the CPU
+  // Sharded over the ranks of a job (train/distributed.h); every rank gets every vector.
+  const torch::Tensor vectors = encode_texts_sharded(encoder, texts, eo);  // (N, D) on the CPU
   std::vector<float> out;
   if (!texts.empty()) {
     const torch::Tensor pred = head->forward(vectors.to(module_device(*head)))
@@ -116,6 +119,12 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
   // Tokenized once for all epochs; each step pads its rows.
   const std::vector<TokenIds> train_ids = encoder.token_ids(train_texts);
   Rng order_rng = Rng(o.seed).fork(0x72656c6f7261ULL);  // "relora"
+  Distributed& dist = distributed();
+  const bool check_ranks = check_ranks_each_step();
+  if (dist.active() && o.batch_size < dist.world())
+    throw UsageError("text regressor: the batch size (" + std::to_string(o.batch_size) +
+                     ") must be at least the number of processes (" + std::to_string(dist.world()) +
+                     ")");
 
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
@@ -139,16 +148,56 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
       }
       const torch::Tensor target = torch::tensor(ratings, torch::kFloat32).to(device);  // (b)
       optimizer.zero_grad();
-      torch::Tensor loss;
-      {
-        // One autocast scope per step (forward and loss only; see nn/precision.h).
-        ComputeDtypeScope scope(o.dtype);
-        const torch::Tensor vectors = encoder.forward(encoder.pad(rows)).vectors;
-        loss = torch::mse_loss(head->forward(vectors).to(torch::kFloat32), target);
+      double l = 0.0;
+      if (!dist.active()) {
+        torch::Tensor loss;
+        {
+          // One autocast scope per step (forward and loss only; see nn/precision.h).
+          ComputeDtypeScope scope(o.dtype);
+          const torch::Tensor vectors = encoder.forward(encoder.pad(rows)).vectors;
+          loss = torch::mse_loss(head->forward(vectors).to(torch::kFloat32), target);
+        }
+        loss.backward();
+        l = loss.item<double>();
+      } else {
+        // This rank's rows of the global batch (see train/distributed.h): squared errors summed
+        // and divided by the global batch size; dropout masks cut from the global batch's.
+        const auto b = static_cast<std::int64_t>(rows.size());
+        auto [lo, hi] = dist.shard(b);
+        // Fewer rows than ranks (a short last batch): every rank runs them all, so the random
+        // draws stay in step, and rank 0's copy alone counts.
+        const bool replicate = b < dist.world();
+        if (replicate) lo = 0, hi = b;
+        const double weight = replicate && !dist.main() ? 0.0 : 1.0;
+        std::int64_t tokens_before = 0, tokens = 0;
+        std::size_t longest = 1;
+        for (std::int64_t j = 0; j < b; ++j) {
+          const auto len = static_cast<std::int64_t>(rows[static_cast<std::size_t>(j)].size());
+          if (j < lo) tokens_before += len;
+          if (j >= lo && j < hi) tokens += len;
+          longest = std::max(longest, rows[static_cast<std::size_t>(j)].size());
+        }
+        const std::vector<TokenIds> mine(rows.begin() + lo, rows.begin() + hi);
+        torch::Tensor squared;
+        {
+          const BatchRowsScope slice(b, lo, hi - lo, tokens_before, tokens);
+          ComputeDtypeScope scope(o.dtype);
+          const torch::Tensor vectors = encoder.forward(encoder.pad(mine, longest)).vectors;
+          squared = (head->forward(vectors).to(torch::kFloat32) - target.narrow(0, lo, hi - lo))
+                        .pow(2)
+                        .sum();
+        }
+        (squared * (weight / static_cast<double>(b))).backward();
+        dist.allreduce_gradients(params);
+        l = dist.sum(weight * squared.item<double>(), "the loss sum") / static_cast<double>(b);
+        if (check_ranks) {
+          const double d = dist.max_parameter_difference(params);
+          if (d != 0.0)
+            throw Error("distributed: the ranks' parameters differ by " + std::to_string(d) +
+                        " before Re-LoRA step " + std::to_string(result.steps + 1));
+        }
       }
-      loss.backward();
       optimizer.step();
-      const double l = loss.item<double>();
       if (!std::isfinite(l))
         throw Error("training diverged (loss " + std::to_string(l) +
                     "); try a lower learning rate");

@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace loid {
 namespace {
@@ -100,6 +102,58 @@ TEST(FastDropout, TensorOpMaskEqualsHostMask) {
           << " elements differ";
     }
   }
+}
+
+// Data parallelism: a rank holding rows [first, first + rows) of a global batch inside a
+// BatchRowsScope gets exactly those rows of the global batch's masks, and consumes the same draws.
+TEST(BatchRowsScope, RowDropoutSlicesAreTheGlobalBatchsTorchDropout) {
+  const auto x = torch::rand({7, 3, 5});
+  torch::manual_seed(11);
+  const auto whole = torch::dropout(x, 0.3, true);
+  const auto after_whole = torch::rand({1}).item<float>();
+  std::vector<torch::Tensor> parts;
+  float after_parts = 0;
+  for (const auto& [lo, hi] : {std::pair<int, int>{0, 3}, {3, 7}}) {
+    torch::manual_seed(11);
+    const BatchRowsScope scope(7, lo, hi - lo);
+    parts.push_back(row_dropout(x.narrow(0, lo, hi - lo), 0.3, true));
+    after_parts = torch::rand({1}).item<float>();
+    EXPECT_EQ(after_parts, after_whole) << "the generator advanced differently";
+  }
+  EXPECT_TRUE(torch::equal(torch::cat(parts, 0), whole));
+  // Outside a scope it is torch::dropout itself; in eval mode the identity.
+  torch::manual_seed(11);
+  EXPECT_TRUE(torch::equal(row_dropout(x, 0.3, true), whole));
+  EXPECT_TRUE(torch::equal(row_dropout(x, 0.3, false), x));
+}
+
+TEST(BatchRowsScope, FastDropoutSlicesOfRowsAndOfPackedTokens) {
+  // Rows: (B, C) with B the global batch.
+  const auto x = torch::rand({6, 40});
+  torch::manual_seed(5);
+  const auto whole = fast_dropout(x, 0.25);
+  torch::manual_seed(5);
+  torch::Tensor tail;
+  {
+    const BatchRowsScope scope(6, 4, 2);
+    tail = fast_dropout(x.narrow(0, 4, 2), 0.25);
+  }
+  EXPECT_TRUE(torch::equal(tail, whole.narrow(0, 4, 2)));
+  // Packed tokens: rows of lengths 3, 1, 4, 2 as 10 token rows; the rank holding rows 2-3 holds
+  // token rows 4-9 (4 tokens before them).
+  const auto tokens = torch::rand({10, 8});
+  torch::manual_seed(6);
+  const auto all_tokens = fast_dropout(tokens, 0.5);
+  torch::manual_seed(6);
+  torch::Tensor mine;
+  {
+    const BatchRowsScope scope(4, 2, 2, /*tokens_before=*/4, /*tokens=*/6);
+    mine = fast_dropout(tokens.narrow(0, 4, 6), 0.5);
+  }
+  EXPECT_TRUE(torch::equal(mine, all_tokens.narrow(0, 4, 6)));
+  // A tensor that fits neither layout is a bug of the caller, not a silent wrong mask.
+  const BatchRowsScope scope(4, 2, 2, 4, 6);
+  EXPECT_THROW(fast_dropout(torch::rand({5, 8}), 0.5), std::logic_error);
 }
 
 }  // namespace

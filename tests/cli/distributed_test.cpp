@@ -1,0 +1,272 @@
+// `loid train` as several processes (c10d, Gloo on the loopback), end to end through the
+// executable: two ranks give one process's results, their parameters identical before every step
+// (LOID_DIST_CHECK_PARAMS=1 makes each step compare them); a rank killed mid-run ends the job
+// within seconds with an error that names it and no finished-looking run directory; ranks with
+// other settings, a wrong world size, or a port in use stop with clear errors before any work.
+// Skipped in a build without the executable.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/fs.h"
+#include "core/launch.h"
+#include "data/synth.h"
+#include "support/child_process.h"
+#include "support/test_paths.h"
+
+namespace loid {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string make_corpus(const std::string& dir, std::int64_t users, std::int64_t items) {
+  SynthOptions so;
+  so.users = users;
+  so.items = items;
+  so.seed = 3;
+  so.progress = false;
+  so.out = dir + "/corpus.json";
+  write_synth_corpus(so);
+  return so.out;
+}
+
+// `loid train` on the tiny BERT with Re-LoRA, one thread per process.
+std::vector<std::string> train_args(const std::string& data, const std::string& out,
+                                    const char* epochs, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {testing::cli_path(),
+                                "train",
+                                "--data",
+                                data,
+                                "--encoder",
+                                testing::golden("bert/tiny"),
+                                "--rank",
+                                "4",
+                                "--alpha",
+                                "8",
+                                "--relora-epochs",
+                                "1",
+                                "--relora-max-steps",
+                                "6",
+                                "--relora-batch-size",
+                                "7",
+                                "-k",
+                                "3",
+                                "--heads",
+                                "2",
+                                "--hidden",
+                                "8",
+                                "--batch-size",
+                                "15",
+                                "--epochs",
+                                epochs,
+                                "--patience",
+                                epochs,
+                                "--threads",
+                                "1",
+                                "--no-progress",
+                                "--out",
+                                out};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+int run_to_end(const std::vector<std::string>& args, const std::string& log, int seconds = 300) {
+  testing::ChildProcess child(args, log);
+  if (!child.wait_for(std::chrono::seconds(seconds))) return -1;
+  return child.exit_code();
+}
+
+json read_json(const std::string& path) {
+  return json::parse(read_file(path));
+}
+
+// Sets environment variables for the children started while it lives.
+class ScopedEnv {
+ public:
+  void set(const char* name, const std::string& value) {
+    names_.push_back(name);
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    for (const char* n : names_) unsetenv(n);
+  }
+
+ private:
+  std::vector<const char*> names_;
+};
+
+// Two processes by hand, as a scheduler would start them: rank r with WORLD_SIZE, RANK,
+// MASTER_ADDR and MASTER_PORT; `args_of(r)` its command.
+std::vector<int> run_job_by_hand(int world, int port,
+                                 const std::function<std::vector<std::string>(int)>& args_of,
+                                 const std::string& log, int started = -1) {
+  std::vector<std::unique_ptr<testing::ChildProcess>> ranks;
+  for (int r = 0; r < (started < 0 ? world : started); ++r) {
+    ScopedEnv env;
+    env.set("WORLD_SIZE", std::to_string(world));
+    env.set("RANK", std::to_string(r));
+    env.set("MASTER_ADDR", "127.0.0.1");
+    env.set("MASTER_PORT", std::to_string(port));
+    ranks.push_back(std::make_unique<testing::ChildProcess>(args_of(r), log));
+  }
+  std::vector<int> codes;
+  for (auto& c : ranks)
+    codes.push_back(c->wait_for(std::chrono::seconds(120)) ? c->exit_code() : -1);
+  return codes;
+}
+
+TEST(Distributed, TwoProcessesGiveOneProcesssResults) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("dist_equal");
+  const std::string data = make_corpus(dir, 40, 15);
+  const std::string log = dir + "/log.txt";
+  ASSERT_EQ(run_to_end(train_args(data, dir + "/one", "3"), log), 0) << read_file(log);
+  {
+    ScopedEnv env;
+    env.set("LOID_DIST_CHECK_PARAMS", "1");  // every step: the ranks' parameters compared
+    ASSERT_EQ(run_to_end(train_args(data, dir + "/two", "3", {"--nproc", "2"}), log), 0)
+        << read_file(log);
+  }
+  const json one = read_json(dir + "/one/metrics.json");
+  const json two = read_json(dir + "/two/metrics.json");
+  EXPECT_EQ(two["processes"], 2);
+  // The same steps up to the order of float sums (each rank sums its rows, then the ranks are
+  // summed): within 1e-5 of a rating's MSE after Re-LoRA and three LoID epochs.
+  constexpr double kTolerance = 1e-5;
+  for (const char* part : {"test", "validation"})
+    for (const char* m : {"mse", "mae"})
+      EXPECT_NEAR(two[part][m].get<double>(), one[part][m].get<double>(), kTolerance) << part << m;
+  EXPECT_NEAR(two["relora"]["validation_mse"].get<double>(),
+              one["relora"]["validation_mse"].get<double>(), kTolerance);
+  ASSERT_EQ(two["curve"].size(), one["curve"].size());
+  for (std::size_t e = 0; e < one["curve"].size(); ++e) {
+    EXPECT_NEAR(two["curve"][e]["validation_mse"].get<double>(),
+                one["curve"][e]["validation_mse"].get<double>(), kTolerance);
+    EXPECT_NEAR(two["curve"][e]["train_mse"].get<double>(),
+                one["curve"][e]["train_mse"].get<double>(), kTolerance);
+  }
+  EXPECT_EQ(two["best_epoch"], one["best_epoch"]);
+  // Rank 0 alone wrote: the one run directory, no file of another rank's.
+  EXPECT_TRUE(fs::exists(dir + "/two/model.safetensors"));
+  EXPECT_EQ(read_json(dir + "/two/config.json")["processes"], 2);
+}
+
+TEST(Distributed, AKilledRankEndsTheJobNamingIt) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("dist_kill");
+  const std::string data = make_corpus(dir, 300, 40);
+  const std::string log = dir + "/log.txt";
+  const std::string out = dir + "/run";
+  testing::ChildProcess job(train_args(data, out, "200", {"--nproc", "2"}), log);
+  // Wait until the LoID stage runs (its first epoch logged), then kill rank 1.
+  ASSERT_TRUE(testing::poll_until(
+      [&] {
+        return fs::exists(out + "/train.log") &&
+               read_file(out + "/train.log").find("LoID epoch 1:") != std::string::npos;
+      },
+      std::chrono::seconds(240)))
+      << read_file(log);
+  std::string children;
+  {
+    std::ifstream f("/proc/" + std::to_string(job.pid()) + "/task/" + std::to_string(job.pid()) +
+                    "/children");
+    std::getline(f, children);
+  }
+  std::istringstream pids(children);
+  int rank0 = 0, rank1 = 0;
+  ASSERT_TRUE(pids >> rank0 >> rank1) << "the launcher's children: '" << children << "'";
+  ASSERT_EQ(::kill(rank1, SIGKILL), 0);
+  const auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(job.wait_for(std::chrono::seconds(60))) << "the job did not end within 60 s";
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  EXPECT_LT(seconds, 60.0);
+  EXPECT_NE(job.exit_code(), 0);
+  const std::string text = read_file(log);
+  EXPECT_NE(text.find("rank 1 (pid " + std::to_string(rank1) + ") was killed by signal 9"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("rank 1 was lost first"), std::string::npos) << text;
+  // Nothing that looks finished.
+  EXPECT_FALSE(fs::exists(out + "/metrics.json"));
+  EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
+}
+
+TEST(Distributed, RanksWithOtherSettingsStopBeforeAnyWork) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("dist_mismatch");
+  const std::string data = make_corpus(dir, 30, 15);
+  const std::string log = dir + "/log.txt";
+  const int port = free_local_port();
+  const auto codes = run_job_by_hand(
+      2, port,
+      [&](int r) {
+        return train_args(data, dir + "/run", "2",
+                          {"--lambda", r == 0 ? "0.3" : "0.4", "--dist-timeout", "30"});
+      },
+      log);
+  EXPECT_EQ(codes, (std::vector<int>{2, 2})) << read_file(log);
+  const std::string text = read_file(log);
+  EXPECT_NE(text.find("rank 1's settings and data differ from rank 0's"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("lambda"), std::string::npos) << text;
+  EXPECT_FALSE(fs::exists(dir + "/run")) << "work started before the settings were compared";
+}
+
+TEST(Distributed, WrongWorldSizeAndPortInUseAreClearErrors) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("dist_join");
+  const std::string data = make_corpus(dir, 30, 15);
+  const std::string log = dir + "/log.txt";
+  // A world of 3 with only 2 processes started: rank 0 names the rank that never came.
+  const int port = free_local_port();
+  const auto codes = run_job_by_hand(
+      3, port,
+      [&](int) {
+        return train_args(data, dir + "/run", "2", {"--dist-timeout", "3"});
+      },
+      log, /*started=*/2);
+  EXPECT_EQ(codes[0], 1) << read_file(log);
+  EXPECT_NE(read_file(log).find("rank(s) 2 did not join"), std::string::npos) << read_file(log);
+
+  // Rank 0's port taken by another socket.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string log2 = dir + "/log2.txt";
+  const auto codes2 = run_job_by_hand(
+      2, ntohs(addr.sin_port),
+      [&](int) {
+        return train_args(data, dir + "/run2", "2", {"--dist-timeout", "3"});
+      },
+      log2,
+      /*started=*/1);
+  ::close(fd);
+  EXPECT_EQ(codes2[0], 1) << read_file(log2);
+  EXPECT_NE(read_file(log2).find("cannot listen on 127.0.0.1:"), std::string::npos)
+      << read_file(log2);
+}
+
+}  // namespace
+}  // namespace loid
