@@ -6,6 +6,7 @@
 #include "loid_flags.h"
 #include "nn/encode.h"
 #include "read_options.h"
+#include "train/distributed.h"
 
 namespace loid::cli {
 
@@ -38,7 +39,17 @@ void add_encode(CLI::App& app) {
       "Do not draw a progress bar");
   add_compute_dtype_option(*cmd, opts->dtype);
   add_device_flag(*cmd, opts->device);
-  cmd->callback([opts] { loid::encode_file(*opts); });
+  auto dist = std::make_shared<loid::DistOptions>();
+  add_distributed_flags(*cmd, *dist);
+  cmd->callback([opts, dist] {
+    launch_or_join(*dist);
+    // Each rank encodes its share of the texts; rank 0 gathers them all and writes the file.
+    if (loid::distributed().active()) {
+      opts->encode = loid::encode_texts_sharded;
+      opts->write = loid::distributed().main();
+    }
+    loid::encode_file(*opts);
+  });
 }
 
 }  // namespace loid::cli

@@ -37,12 +37,16 @@ void add_pretrain(CLI::App& app) {
       ->capture_default_str();
   add_threads_flag(*cmd, o->threads);
   add_device_flag(*cmd, o->device);
+  auto dist = std::make_shared<loid::DistOptions>();
+  add_distributed_flags(*cmd, *dist);
   cmd->add_flag("--force", o->force, "Overwrite an existing adapter directory");
   add_no_progress_flag(*cmd, o->train.progress);
-  cmd->callback([o, ratios] {
+  cmd->callback([o, ratios, dist] {
+    launch_or_join(*dist);
     loid::parse_split_ratios(*ratios, o->split);
     o->train.seed = o->split.seed;
     const auto r = loid::run_pretrain(*o);
+    if (!loid::distributed().main()) return;  // rank 0 reports for the job
     std::cout << "plugin " << o->out << ": best epoch " << r.fit.best_epoch << ", validation MSE "
               << r.fit.best_validation_mse << "\n"
               << "test MSE " << r.test.mse << ", RMSE " << r.test.rmse << ", MAE " << r.test.mae

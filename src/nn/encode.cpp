@@ -213,7 +213,10 @@ EncodeFileResult encode_file(const EncodeFileOptions& options) {
   eo.batch_size = options.batch_size;
   eo.progress = options.progress;
   eo.dtype = options.dtype;
-  torch::Tensor vectors = encode_texts(*encoder, input.texts, eo).contiguous();  // (N, D)
+  torch::Tensor vectors = (options.encode ? options.encode(*encoder, input.texts, eo)
+                                          : encode_texts(*encoder, input.texts, eo))
+                              .contiguous();  // (N, D)
+  if (!options.write) return {vectors.size(0), vectors.size(1)};
 
   SafeTensorsWriter writer;
   writer.add_f32("vectors", {vectors.size(0), vectors.size(1)}, vectors.data_ptr<float>());

@@ -14,6 +14,7 @@
 #include "nn/lora_inject.h"
 #include "nn/peft.h"
 #include "rec/mf.h"
+#include "train/distributed.h"
 #include "train/target_adapter.h"
 
 namespace loid {
@@ -40,7 +41,34 @@ void check_output_dir(const std::string& dir, bool force, const char* what) {
 PretrainResult run_pretrain(const PretrainOptions& o) {
   if (o.data.empty()) throw UsageError("pretrain: give at least one --data file");
   if (o.out.empty()) throw UsageError("pretrain: --out is required");
-  check_output_dir(o.out, o.force, "adapter directory");
+  Distributed& dist = distributed();
+  if (dist.main()) check_output_dir(o.out, o.force, "adapter directory");  // rank 0 writes
+  if (dist.active()) {
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& path : o.data) {
+      const FileFingerprint fp = file_fingerprint(path);
+      files.push_back({{"path", path}, {"bytes", fp.bytes}, {"crc32", fp.crc32}});
+    }
+    dist.agree(
+        "settings and data",
+        nlohmann::json{
+            {"data", files},
+            {"out", o.out},
+            {"encoder", o.encoder_dir},
+            {"split_seed", o.split.seed},
+            {"split", {o.split.train, o.split.validation, o.split.test, o.split.train_fraction}},
+            {"lora", {o.lora.r, o.lora.alpha, o.lora.dropout}},
+            {"targets", o.lora.target_modules},
+            {"train",
+             {o.train.epochs, o.train.patience, o.train.batch_size, o.train.learning_rate,
+              o.train.weight_decay, o.train.seed, o.train.max_steps}},
+            {"head", {o.head_hidden, o.head_dropout}},
+            {"max_train_reviews", o.max_train_reviews}}
+            .dump());
+    if (o.train.batch_size < dist.world())
+      throw UsageError("the batch size must be at least the number of processes (" +
+                       std::to_string(dist.world()) + ")");
+  }
   const auto start = std::chrono::steady_clock::now();
   set_threads(o.threads);
   const torch::Device device = resolve_device(o.device);  // before the data: errors come first
@@ -147,6 +175,7 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
       {"seconds", result.seconds},
       {"version", version()},
       {"git", git_version()}};
+  if (!dist.main()) return result;
   save_target_adapter(o.out, encoder->module(), lora, encoder_dir, head.get(), std::move(metadata));
   log_info("wrote plugin " + o.out + " (test MSE " + std::to_string(result.test.mse) + ")");
   return result;

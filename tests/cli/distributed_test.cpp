@@ -24,6 +24,7 @@
 #include "core/fs.h"
 #include "core/launch.h"
 #include "data/synth.h"
+#include "io/safetensors.h"
 #include "support/child_process.h"
 #include "support/test_paths.h"
 
@@ -163,6 +164,67 @@ TEST(Distributed, TwoProcessesGiveOneProcesssResults) {
   // Rank 0 alone wrote: the one run directory, no file of another rank's.
   EXPECT_TRUE(fs::exists(dir + "/two/model.safetensors"));
   EXPECT_EQ(read_json(dir + "/two/config.json")["processes"], 2);
+}
+
+// `loid encode` and `loid pretrain` spread the same way: the vectors and the plugin's fit equal one
+// process's.
+TEST(Distributed, EncodeAndPretrainWithTwoProcesses) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("dist_encode");
+  const std::string data = make_corpus(dir, 30, 15);
+  const std::string log = dir + "/log.txt";
+  const std::string cli = testing::cli_path(), bert = testing::golden("bert/tiny");
+  for (const char* n : {"1", "2"})
+    ASSERT_EQ(run_to_end({cli, "encode", "--encoder", bert, "--input", data, "--out",
+                          dir + "/v" + n + ".safetensors", "--batch-size", "5", "--no-progress",
+                          "--nproc", n},
+                         log),
+              0)
+        << read_file(log);
+  const auto one = SafeTensors::load(dir + "/v1.safetensors").to_f32("vectors");
+  const auto two = SafeTensors::load(dir + "/v2.safetensors").to_f32("vectors");
+  ASSERT_EQ(one.size(), two.size());
+  ASSERT_FALSE(one.empty());
+  for (std::size_t j = 0; j < one.size(); ++j) ASSERT_NEAR(one[j], two[j], 1e-5) << j;
+
+  ScopedEnv env;
+  env.set("LOID_DIST_CHECK_PARAMS", "1");
+  for (const char* n : {"1", "2"})
+    ASSERT_EQ(run_to_end({cli,
+                          "pretrain",
+                          "--data",
+                          data,
+                          "--encoder",
+                          bert,
+                          "--rank",
+                          "4",
+                          "--alpha",
+                          "8",
+                          "--epochs",
+                          "2",
+                          "--max-steps",
+                          "5",
+                          "--batch-size",
+                          "9",
+                          "--threads",
+                          "1",
+                          "--no-progress",
+                          "--out",
+                          dir + "/p" + n,
+                          "--nproc",
+                          n},
+                         log),
+              0)
+        << read_file(log);
+  const json m1 = read_json(dir + "/p1/loid_metadata.json")["metrics"];
+  const json m2 = read_json(dir + "/p2/loid_metadata.json")["metrics"];
+  EXPECT_EQ(m1["best_epoch"], m2["best_epoch"]);
+  EXPECT_NEAR(m1["validation_mse"].get<double>(), m2["validation_mse"].get<double>(), 1e-5);
+  EXPECT_NEAR(m1["test"]["mse"].get<double>(), m2["test"]["mse"].get<double>(), 1e-5);
+  ASSERT_EQ(m1["curve"].size(), m2["curve"].size());
+  for (std::size_t e = 0; e < m1["curve"].size(); ++e)
+    EXPECT_NEAR(m1["curve"][e]["train_mse"].get<double>(),
+                m2["curve"][e]["train_mse"].get<double>(), 1e-5);
 }
 
 TEST(Distributed, AKilledRankEndsTheJobNamingIt) {
