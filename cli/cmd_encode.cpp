@@ -39,6 +39,7 @@ void add_encode(CLI::App& app) {
       "Do not draw a progress bar");
   add_compute_dtype_option(*cmd, opts->dtype);
   add_device_flag(*cmd, opts->device);
+  add_threads_flag(*cmd, opts->threads);
   auto dist = std::make_shared<loid::DistOptions>();
   add_distributed_flags(*cmd, *dist);
   cmd->callback([opts, dist] {

@@ -16,6 +16,7 @@
 #include "nn/bert.h"
 #include "nn/device.h"
 #include "nn/gpt2.h"
+#include "nn/threads.h"
 
 namespace loid {
 
@@ -202,6 +203,7 @@ EncodeFileResult encode_file(const EncodeFileOptions& options) {
   auto encoder = load_encoder(dir);
   encoder->module().to(device);
   limit_max_length(*encoder, options.max_length);
+  set_threads(options.threads);
   TextsFile input = read_texts_to_encode(options.input);
   if (input.texts.empty()) throw InputError(options.input, 0, "no texts to encode");
   log_info("encoding " + std::to_string(input.texts.size()) + " texts from " + options.input +

@@ -65,6 +65,7 @@ struct EncodeFileOptions {
   bool progress = true;             // show a progress bar
   ComputeDtype dtype = ComputeDtype::kFloat32;
   DeviceSpec device;  // where the encoder runs (cpu); vectors come back to the CPU
+  int threads = 0;    // intra-op threads (0 = all cores, or this process's share of them)
   // Several processes (train/distributed.h): how the texts are encoded (default encode_texts;
   // the CLI gives encode_texts_sharded) and whether this process writes the file (rank 0 only).
   std::function<torch::Tensor(Encoder&, const std::vector<std::string>&, const EncodeOptions&)>

@@ -165,9 +165,14 @@ namespace {
 // Runs a collective, turning c10d's errors into one that says what was being done and why it
 // probably failed.
 template <typename F>
-void collective(int rank, int world, const std::string& what, F&& f) {
+void collective(int rank, int world, const std::string& what, F&& f, double* seconds = nullptr,
+                std::int64_t* calls = nullptr) {
+  const auto start = std::chrono::steady_clock::now();
   try {
     f();
+    if (seconds != nullptr)
+      *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (calls != nullptr) ++*calls;
   } catch (const std::exception& e) {
     std::string first_line = e.what();
     first_line = first_line.substr(0, first_line.find('\n'));
@@ -184,8 +189,10 @@ void Distributed::allreduce_sum(std::vector<torch::Tensor>& tensors, const std::
     // Gloo reduces host memory: tensors on a GPU make the round trip through the CPU.
     const bool host = t.device().is_cpu() && t.is_contiguous();
     std::vector<torch::Tensor> one{host ? t : t.to(torch::kCPU).contiguous()};
-    collective(rank_, world_, what,
-               [&] { impl_->group->allreduce(one, c10d::AllreduceOptions())->wait(); });
+    collective(
+        rank_, world_, what,
+        [&] { impl_->group->allreduce(one, c10d::AllreduceOptions())->wait(); },
+        &collective_seconds_, &collective_calls_);
     if (!host) t.copy_(one[0]);
   }
 }
@@ -239,8 +246,9 @@ torch::Tensor Distributed::gather_rows(const torch::Tensor& local, std::int64_t 
   std::vector<torch::Tensor> input{padded};
   std::vector<std::vector<torch::Tensor>> output(1);
   for (int r = 0; r < world_; ++r) output[0].push_back(torch::empty_like(padded));
-  collective(rank_, world_, "gathering rows",
-             [&] { impl_->group->allgather(output, input)->wait(); });
+  collective(
+      rank_, world_, "gathering rows", [&] { impl_->group->allgather(output, input)->wait(); },
+      &collective_seconds_, &collective_calls_);
   std::vector<torch::Tensor> parts;
   for (int r = 0; r < world_; ++r) {
     const std::int64_t a = total * r / world_, b = total * (r + 1) / world_;

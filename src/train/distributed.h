@@ -55,6 +55,11 @@ class Distributed {
   // Tests: the largest difference of `params` between this rank and rank 0, over all ranks.
   double max_parameter_difference(const std::vector<torch::Tensor>& params);
 
+  // Wall time this process spent inside collectives (waiting for the others included), and how
+  // many it ran: what spreading the work costs.
+  double collective_seconds() const { return collective_seconds_; }
+  std::int64_t collective_calls() const { return collective_calls_; }
+
   // Joins the job (blocks until every rank has joined, or throws after the job's timeout).
   void join(const DistJob& job);
 
@@ -63,6 +68,8 @@ class Distributed {
   Impl* impl_ = nullptr;
   int rank_ = 0, world_ = 1;
   int agreements_ = 0;
+  double collective_seconds_ = 0.0;
+  std::int64_t collective_calls_ = 0;
 };
 
 // encode_texts with the texts sharded over the ranks (each encodes shard(n) of them) and the

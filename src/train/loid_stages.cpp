@@ -721,8 +721,10 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
   bool stop = since_best >= o.patience && fit.epochs_run > 0;
   for (int epoch = fit.epochs_run + 1; epoch <= o.epochs && !stop; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
+    const double collective_before = distributed().collective_seconds();
     const EpochLoss loss =
         train_epoch(epoch, model, target, data, sampler, vectors, *optimizer, o, seeds);
+    const double collective_seconds = distributed().collective_seconds() - collective_before;
     if (e2e)  // back on the model's device (the table is made on the CPU)
       vectors = review_vector_table(*target.encoder, data.domain, eval_visible, false)
                     .to(module_device(*model));
@@ -739,7 +741,13 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
     std::snprintf(line, sizeof line,
                   "LoID epoch %d: train MSE %.4f, triplet %.4f, validation MSE %.4f (%s)", epoch,
                   loss.mse, loss.triplet, val_mse, format_duration(seconds).c_str());
-    log(line + tag);
+    std::string note;
+    if (distributed().active() && loss.steps > 0)
+      note = "; " + std::to_string(distributed().world()) + " processes, " +
+             std::to_string(
+                 static_cast<int>(1e6 * collective_seconds / static_cast<double>(loss.steps))) +
+             " us a step in collectives";
+    log(line + note + tag);
     if (val_mse < fit.best_validation_mse) {
       fit.best_validation_mse = val_mse;
       fit.best_epoch = epoch;

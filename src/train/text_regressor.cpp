@@ -138,6 +138,7 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
                       o.progress);
     double loss_sum = 0.0;
     std::int64_t done = 0;
+    const double collective_before = dist.collective_seconds();
     for (const auto& batch : batches) {
       std::vector<TokenIds> rows;
       std::vector<float> ratings;
@@ -209,6 +210,18 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
       progress.advance(1, note);
     }
     progress.finish();
+    if (dist.active()) {
+      char line[160];
+      std::snprintf(line, sizeof line,
+                    "epoch %d: %zu steps on %d processes, %.1f ms a step in collectives (%lld "
+                    "calls so far, %.1f s)",
+                    epoch, batches.size(), dist.world(),
+                    batches.empty() ? 0.0
+                                    : 1000.0 * (dist.collective_seconds() - collective_before) /
+                                          static_cast<double>(batches.size()),
+                    static_cast<long long>(dist.collective_calls()), dist.collective_seconds());
+      log_info(line);
+    }
     EpochRecord rec;
     rec.epoch = epoch;
     rec.train_loss = batches.empty() ? 0.0 : loss_sum / static_cast<double>(batches.size());
