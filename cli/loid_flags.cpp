@@ -76,6 +76,7 @@ void launch_or_join(const DistOptions& o) {
           "--process-rank and --master");
     throw ExitCode{launch_local_ranks(o.nproc, "/proc/self/exe", g_program_args)};
   }
+  bind_to_launcher();  // a rank of --nproc ends with its launcher
   join_distributed(resolve_dist_job(o));
 }
 

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -108,6 +109,14 @@ DistJob resolve_dist_job(const DistOptions& o) {
   return job;
 }
 
+void bind_to_launcher() {
+  const char* launcher = std::getenv("LOID_LAUNCHER_PID");
+  if (launcher == nullptr || *launcher == '\0') return;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The launcher may have died before the line above: then this process has another parent.
+  if (std::to_string(::getppid()) != launcher) std::_Exit(128 + SIGKILL);
+}
+
 int free_local_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw Error(std::string("cannot open a socket: ") + std::strerror(errno));
@@ -153,7 +162,8 @@ int launch_local_ranks(int nproc, const std::string& program, const std::vector<
       const std::string kv = *e;
       const std::string key = kv.substr(0, kv.find('='));
       if (key == "MASTER_ADDR" || key == "MASTER_PORT" || key == "WORLD_SIZE" || key == "RANK" ||
-          key == "LOCAL_RANK" || key == "LOCAL_WORLD_SIZE" || key == "LOID_LAUNCHED_RANK")
+          key == "LOCAL_RANK" || key == "LOCAL_WORLD_SIZE" || key == "LOID_LAUNCHED_RANK" ||
+          key == "LOID_LAUNCHER_PID")
         continue;
       env_strings.push_back(kv);
     }
@@ -164,6 +174,7 @@ int launch_local_ranks(int nproc, const std::string& program, const std::vector<
     env_strings.push_back("LOCAL_RANK=" + std::to_string(r));
     env_strings.push_back("LOCAL_WORLD_SIZE=" + std::to_string(nproc));
     env_strings.push_back("LOID_LAUNCHED_RANK=" + std::to_string(r));
+    env_strings.push_back("LOID_LAUNCHER_PID=" + std::to_string(::getpid()));
     std::vector<char*> envp, argv;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);

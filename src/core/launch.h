@@ -48,9 +48,14 @@ void parse_master(const std::string& text, std::string& host, int& port);
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and released).
 int free_local_port();
 
+// In a rank that launch_local_ranks started: arranges for the rank to be killed when its launcher
+// dies (even by SIGKILL), and exits at once when the launcher is already gone. No-op otherwise.
+void bind_to_launcher();
+
 // Starts `nproc` copies of `program` with `args` (args[0] included) as ranks 0..nproc-1 of a job
 // on 127.0.0.1, each with the environment of this process plus MASTER_ADDR, MASTER_PORT,
-// WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE and LOID_LAUNCHED_RANK; their output goes where
+// WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE, LOID_LAUNCHED_RANK and LOID_LAUNCHER_PID (see
+// bind_to_launcher); their output goes where
 // this process's goes. Waits for all of them. When one exits with an error or is killed, the
 // others are given `grace_seconds` to stop on their own (their collectives fail at once when the
 // peer's connection drops), then terminated; SIGINT and SIGTERM to the launcher are passed on.

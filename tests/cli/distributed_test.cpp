@@ -268,6 +268,49 @@ TEST(Distributed, AKilledRankEndsTheJobNamingIt) {
   EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
 }
 
+// A job killed during its LoID stage continues with --resume (with two processes again, or with
+// one) to the results of the job that was never killed.
+TEST(Distributed, AKilledJobResumes) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("dist_resume");
+  const std::string data = make_corpus(dir, 120, 30);
+  const std::string log = dir + "/log.txt";
+  ASSERT_EQ(run_to_end(train_args(data, dir + "/ref", "6", {"--nproc", "2"}), log), 0)
+      << read_file(log);
+  const json want = read_json(dir + "/ref/metrics.json");
+  for (const char* again : {"2", "1"}) {
+    const std::string out = dir + "/killed" + again;
+    {
+      testing::ChildProcess job(train_args(data, out, "6", {"--nproc", "2"}), log);
+      const bool reached = testing::poll_until(
+          [&] {
+            try {
+              return !job.running() ||
+                     read_json(out + "/checkpoint/state.json").at("epoch").get<int>() >= 2;
+            } catch (const std::exception&) {
+              return false;
+            }
+          },
+          std::chrono::seconds(240));
+      ASSERT_TRUE(reached);
+      ASSERT_TRUE(job.running()) << "the job finished before it could be killed";
+      job.signal(SIGKILL);  // the launcher; its ranks lose their parent and each other
+      ASSERT_TRUE(job.wait_for(std::chrono::seconds(60)));
+    }
+    // The ranks of the killed launcher stop on their own (a lost peer, or the run they race is
+    // gone); give them a moment, then continue the run.
+    testing::poll_until([] { return false; }, std::chrono::seconds(2));
+    ASSERT_FALSE(fs::exists(out + "/metrics.json"));
+    ASSERT_EQ(run_to_end(train_args(data, out, "6", {"--nproc", again, "--resume"}), log), 0)
+        << read_file(log);
+    const json got = read_json(out + "/metrics.json");
+    for (const char* part : {"test", "validation"})
+      EXPECT_NEAR(got[part]["mse"].get<double>(), want[part]["mse"].get<double>(), 1e-5)
+          << part << " resumed with " << again << " process(es)";
+    EXPECT_EQ(got["best_epoch"], want["best_epoch"]);
+  }
+}
+
 TEST(Distributed, RanksWithOtherSettingsStopBeforeAnyWork) {
   LOID_REQUIRE_CLI();
   const std::string dir = testing::temp_dir("dist_mismatch");

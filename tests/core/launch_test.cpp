@@ -21,7 +21,7 @@ class JobEnvironment : public ::testing::Test {
   void TearDown() override { clear(); }
   static void clear() {
     for (const char* v : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
-                          "MASTER_PORT", "LOID_LAUNCHED_RANK"})
+                          "MASTER_PORT", "LOID_LAUNCHED_RANK", "LOID_LAUNCHER_PID"})
       unsetenv(v);
   }
 };
