@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "data/split.h"
 #include "loid_flags.h"
+#include "train/distributed.h"
 #include "read_options.h"
 #include "train/bench_curve.h"
 #include "train/bench_run.h"
@@ -116,20 +117,23 @@ void add_bench(CLI::App& app) {
 
   add_threads_flag(*cmd, o->threads);
   add_device_flag(*cmd, o->device);
+  auto dist = std::make_shared<loid::DistOptions>();
+  add_distributed_flags(*cmd, *dist);
   add_no_progress_flag(*cmd, o->progress);
   cmd->add_flag("--table-only", o->table_only,
                 "Train nothing: write results.* from the finished cells of OUT (missing cells are "
                 "listed as missing); the settings flags must match the ones that made the cells");
-  cmd->callback([o, ratios, protocols, fractions] {
+  cmd->callback([o, ratios, protocols, fractions, dist] {
+    launch_or_join(*dist);
     loid::parse_split_ratios(*ratios, o->split);
     o->models = loid::bench_models_for_protocols(o->models, *protocols);
     if (!fractions->empty()) {
       const nlohmann::json curve = loid::run_bench_curve(*o, *fractions, std::cout);
-      std::cout << "\n" << loid::bench_curve_markdown(curve);
+      if (loid::distributed().main()) std::cout << "\n" << loid::bench_curve_markdown(curve);
       return;
     }
     const loid::BenchResult r = loid::run_bench(*o, std::cout);
-    std::cout << "\n" << loid::bench_results_markdown(r.results);
+    if (loid::distributed().main()) std::cout << "\n" << loid::bench_results_markdown(r.results);
   });
 }
 

@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "eval/report.h"
 #include "eval/svg.h"
+#include "train/distributed.h"
 
 namespace loid {
 
@@ -151,7 +152,7 @@ json run_bench_curve(const BenchOptions& options, const std::vector<double>& fra
   if (options.out.empty()) throw UsageError("bench: an output directory (--out) is required");
   if (options.split.train_fraction < 1.0)
     throw UsageError("bench: give either --train-fraction or --train-fractions, not both");
-  make_dirs(options.out);
+  if (distributed().main()) make_dirs(options.out);  // rank 0 writes for a job
   BenchOptions o = options;
   std::vector<std::pair<double, json>> results;
   for (double f : fractions) {
@@ -163,6 +164,7 @@ json run_bench_curve(const BenchOptions& options, const std::vector<double>& fra
     // A plugin pretrained by this bench serves the later fractions (it reads only the sources).
     if (o.plugins.empty() && file_exists(b.out + "/plugin.json")) o.plugins = {b.out + "/plugin"};
   }
+  if (!distributed().main()) return json();
   const json curve = bench_curve_json(results);
   write_file_atomic(options.out + "/" + kBenchCurveJson, curve.dump(2) + "\n");
   write_file_atomic(options.out + "/" + kBenchCurveMd, bench_curve_markdown(curve));

@@ -31,6 +31,7 @@
 #include "train/loid_stages.h"
 #include "train/run_config.h"
 #include "train/setup.h"
+#include "train/distributed.h"
 #include "io/json_file.h"
 
 namespace loid {
@@ -636,7 +637,7 @@ std::vector<std::string> ensure_plugin(const BenchOptions& o, std::ostream& log,
              {"source_test", metrics_json(r.test, &r.test_classes)},
              {"best_epoch", r.fit.best_epoch},
              {"seconds", r.seconds}};
-  write_json_atomic(done, *record);
+  if (distributed().main()) write_json_atomic(done, *record);
   log << "plugin: source test MSE " << fixed(r.test.mse) << " in " << format_duration(r.seconds)
       << std::endl;
   return {dir};
@@ -701,6 +702,7 @@ json run_loid_cell(const std::string& model, const SeedData& s, const BenchOptio
   const LoidTrainResult r = run_loid_train(t);
   if (r.interrupted || r.metrics.is_null())
     throw Error("bench: LoID run " + t.out + " did not finish");
+  if (!distributed().main()) return json();  // rank 0 scores and writes the cell
 
   // The run's own predictions, row for row on the same test split.
   const LoadedRun run(t.out);
@@ -857,24 +859,41 @@ void write_bench_results(const BenchOptions& o, const json& r) {
 
 }  // namespace
 
-BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
+BenchResult run_bench(const BenchOptions& o, std::ostream& main_log) {
   const auto start = std::chrono::steady_clock::now();
   validate_bench_options(o);
   const bool want_plugin = std::any_of(o.models.begin(), o.models.end(), uses_plugin);
+  // Several processes: every rank runs the LoID cells together (each spreads its work over the
+  // ranks); rank 0 alone runs the other models, writes every file and speaks.
+  Distributed& dist = distributed();
+  if (dist.active() && o.table_only)
+    throw UsageError("bench --table-only trains nothing; run it as one process");
+  std::ostream silent(nullptr);
+  std::ostream& log = dist.main() ? main_log : silent;
+  const auto cell_path = [&o](const std::string& name) {
+    return o.out + "/" + kBenchCells + "/" + name + ".json";
+  };
 
   if (o.table_only) {
     if (!file_exists(o.out + "/" + kBenchConfig))
       throw UsageError("bench --table-only: " + o.out + " holds no bench (no " + kBenchConfig +
                        "); run the bench without --table-only first");
-  } else {
+  } else if (dist.main()) {
     make_dirs(o.out + "/" + kBenchCells);
   }
-  check_and_record_config(o, o.models, /*record=*/!o.table_only);
-  if (!o.table_only) {
+  if (dist.main()) check_and_record_config(o, o.models, /*record=*/!o.table_only);
+  if (!o.table_only && dist.main()) {
     // What an earlier call killed while writing left (LoID cell runs clean their own on resume).
     remove_stale_temp_files(o.out);
     remove_stale_temp_files(o.out + "/" + kBenchCells);
   }
+  // The cells finished by earlier calls, seen alike by every rank before any is computed.
+  std::set<std::string> finished;
+  for (std::uint64_t seed : o.seeds)
+    for (const auto& model : o.models)
+      if (file_exists(cell_path(bench_cell_name(model, seed))))
+        finished.insert(bench_cell_name(model, seed));
+  dist.barrier("starting the bench");
 
   const DomainData domain = load_domain(
       o.data,
@@ -900,10 +919,11 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
     for (const auto& model : o.models) {
       ++index;
       const std::string name = bench_cell_name(model, seed);
-      const std::string path = o.out + "/" + kBenchCells + "/" + name + ".json";
+      const std::string path = cell_path(name);
       const std::string tag = "[" + std::to_string(index) + "/" + std::to_string(total) + "] " +
                               model + ", seed " + std::to_string(seed) + ": ";
-      if (file_exists(path)) {
+      if (finished.count(name) != 0) {
+        if (!dist.main()) continue;
         json cell = read_cell(path, model, seed);
         log << tag << "finished earlier, test MSE " << fixed(cell["test"]["mse"].get<double>())
             << std::endl;
@@ -915,12 +935,16 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
         log << tag << "missing (--table-only: not trained)" << std::endl;
         continue;
       }
+      if (!dist.main() && !is_loid_model(model)) continue;  // rank 0's alone
       if (!s) s = std::make_unique<SeedData>(seed_data(domain.dataset, o.split, seed));
       log << tag << "training" << std::endl;
       json cell;
       if (model == "mean" || model == "bias" || model == "mf") {
         cell = run_classical(model, *s, domain.dataset, o);
       } else if (is_loid_model(model)) {
+        // The other ranks wait here while rank 0 computes the cells they skip (for as long as
+        // those take: a week at most).
+        dist.meet("waiting for rank 0 to reach " + name, 7 * 24 * 3600.0);
         if (uses_plugin(model) && plugin_dirs.empty())
           plugin_dirs = ensure_plugin(o, log, &plugin_record);
         cell = run_loid_cell(model, *s, o, plugin_dirs);
@@ -929,6 +953,7 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
       } else {
         cell = run_text_cell(model, *s, domain.dataset, o);
       }
+      if (!dist.main()) continue;
       write_json_atomic(path, cell);
       log << tag << "test MSE " << fixed(cell["test"]["mse"].get<double>()) << ", validation MSE "
           << fixed(cell["validation"]["mse"].get<double>()) << " ("
@@ -937,6 +962,7 @@ BenchResult run_bench(const BenchOptions& o, std::ostream& log) {
       cells.push_back(std::move(cell));
     }
   }
+  if (!dist.main()) return result;  // rank 0 writes the results
   if (want_plugin && plugin_record.is_null()) {
     if (!o.plugins.empty())
       plugin_record = {{"given", o.plugins}};

@@ -264,6 +264,28 @@ void Distributed::barrier(const std::string& what) {
   allreduce_sum(t, what);
 }
 
+void Distributed::meet(const std::string& what, double timeout_seconds) {
+  if (!active()) return;
+  const std::string prefix = "loid/meet/" + std::to_string(meetings_++) + "/";
+  std::vector<std::string> keys;
+  for (int r = 0; r < world_; ++r) keys.push_back(prefix + std::to_string(r));
+  collective(rank_, world_, what, [&] {
+    impl_->store->set(prefix + std::to_string(rank_), bytes_of("1"));
+    impl_->store->wait(
+        keys, std::chrono::milliseconds(static_cast<std::int64_t>(timeout_seconds * 1000)));
+  });
+  // As in agree: rank 0 leaves last, so that no rank loses the store while it waits.
+  collective(rank_, world_, what, [&] {
+    if (!main()) {
+      impl_->store->set(prefix + "left/" + std::to_string(rank_), bytes_of("1"));
+    } else {
+      std::vector<std::string> left;
+      for (int r = 1; r < world_; ++r) left.push_back(prefix + "left/" + std::to_string(r));
+      impl_->store->wait(left);
+    }
+  });
+}
+
 void Distributed::agree(const std::string& what, const std::string& value) {
   if (!active()) return;
   const std::string prefix = "loid/agree/" + std::to_string(agreements_++) + "/";
@@ -336,6 +358,7 @@ torch::Tensor Distributed::gather_rows(const torch::Tensor& local, std::int64_t)
   return local;
 }
 void Distributed::barrier(const std::string&) {}
+void Distributed::meet(const std::string&, double) {}
 void Distributed::agree(const std::string&, const std::string&) {}
 double Distributed::max_parameter_difference(const std::vector<torch::Tensor>&) {
   return 0.0;

@@ -49,6 +49,10 @@ class Distributed {
   // (total, ...) tensor every rank then holds. `local` must have shard(total)'s row count.
   torch::Tensor gather_rows(const torch::Tensor& local, std::int64_t total);
   void barrier(const std::string& what);
+  // A barrier through the rendezvous store that waits up to `timeout_seconds` (not the job's
+  // collective timeout): for ranks that meet again after work only some of them do (bench cells
+  // that rank 0 alone computes). A lost rank 0 (the store's host) still fails it at once.
+  void meet(const std::string& what, double timeout_seconds);
   // Every rank must give the same `value` (settings, data fingerprints): throws UsageError on all
   // ranks, naming the rank and the first difference, when one differs from rank 0's.
   void agree(const std::string& what, const std::string& value);
@@ -68,6 +72,7 @@ class Distributed {
   Impl* impl_ = nullptr;
   int rank_ = 0, world_ = 1;
   int agreements_ = 0;
+  int meetings_ = 0;
   double collective_seconds_ = 0.0;
   std::int64_t collective_calls_ = 0;
 };

@@ -280,9 +280,14 @@ LoidTrainResult run_loid_train(const LoidTrainOptions& o, const LoidTrainHooks& 
   metrics["seconds"] = result.seconds;
   metrics["processes"] = dist.world();
   result.metrics = metrics;
+  if (dist.main()) {
+    write_run_report(o.out, full, metrics);
+    write_json_file(o.out + "/" + kRunMetrics, metrics);  // last: its presence marks a finished run
+  }
+  // Every rank leaves once the run directory is complete, so that what a job does next (a bench's
+  // next cell) reads a finished run.
+  dist.barrier("waiting for rank 0 to write the run");
   if (!dist.main()) return result;
-  write_run_report(o.out, full, metrics);
-  write_json_file(o.out + "/" + kRunMetrics, metrics);  // last: its presence marks a finished run
   char line[160];
   std::snprintf(line, sizeof line, "test MSE %.4f, RMSE %.4f, MAE %.4f (%lld reviews) in %s",
                 metrics["test"]["mse"].get<double>(), metrics["test"]["rmse"].get<double>(),

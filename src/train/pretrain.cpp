@@ -175,8 +175,11 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
       {"seconds", result.seconds},
       {"version", version()},
       {"git", git_version()}};
+  if (dist.main())
+    save_target_adapter(o.out, encoder->module(), lora, encoder_dir, head.get(),
+                        std::move(metadata));
+  dist.barrier("waiting for rank 0 to write the plugin");  // others may read it next
   if (!dist.main()) return result;
-  save_target_adapter(o.out, encoder->module(), lora, encoder_dir, head.get(), std::move(metadata));
   log_info("wrote plugin " + o.out + " (test MSE " + std::to_string(result.test.mse) + ")");
   return result;
 }

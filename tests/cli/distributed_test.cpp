@@ -227,6 +227,48 @@ TEST(Distributed, EncodeAndPretrainWithTwoProcesses) {
                 m2["curve"][e]["train_mse"].get<double>(), 1e-5);
 }
 
+// `loid bench --nproc 2`: rank 0 alone computes the classical cells and writes every file; the
+// LoID cells (a plugin pretrained on the way, and an mf+text cell reusing its partner's text
+// stage) are spread and equal one process's.
+TEST(Distributed, BenchWithTwoProcesses) {
+  LOID_REQUIRE_CLI();
+  const std::string dir = testing::temp_dir("dist_bench");
+  const std::string data = make_corpus(dir, 30, 15);
+  const std::string log = dir + "/log.txt";
+  for (const char* n : {"1", "2"}) {
+    std::vector<std::string> a = train_args(data, dir + "/b" + std::string(n), "2");
+    a[1] = "bench";  // the same LoID flags; bench's own below
+    const std::vector<std::string> bench = {"--models",
+                                            "mean,mf,loid,loid-mf,loid+plugin",
+                                            "--seeds",
+                                            "1,2",
+                                            "--mf-factors",
+                                            "2,4",
+                                            "--mf-reg",
+                                            "0.05,0.2",
+                                            "--source",
+                                            data,
+                                            "--pretrain-max-steps",
+                                            "3",
+                                            "--pretrain-epochs",
+                                            "1",
+                                            "--nproc",
+                                            n};
+    a.insert(a.end(), bench.begin(), bench.end());
+    ASSERT_EQ(run_to_end(a, log), 0) << read_file(log);
+  }
+  for (const char* cell : {"mean_s1", "mf_s2", "loid_s1", "loid_s2", "loid-mf_s1", "loid-mf_s2",
+                           "loid+plugin_s1", "loid+plugin_s2"}) {
+    const std::string one = dir + "/b1/cells/" + cell + ".json";
+    const std::string two = dir + "/b2/cells/" + cell + ".json";
+    ASSERT_TRUE(fs::exists(two)) << cell;
+    EXPECT_NEAR(read_json(two)["test"]["mse"].get<double>(),
+                read_json(one)["test"]["mse"].get<double>(), 1e-5)
+        << cell;
+  }
+  EXPECT_TRUE(fs::exists(dir + "/b2/results.md"));
+}
+
 TEST(Distributed, AKilledRankEndsTheJobNamingIt) {
   LOID_REQUIRE_CLI();
   const std::string dir = testing::temp_dir("dist_kill");
