@@ -125,6 +125,7 @@ void add_bench(CLI::App& app) {
                 "listed as missing); the settings flags must match the ones that made the cells");
   cmd->callback([o, ratios, protocols, fractions, dist] {
     launch_or_join(*dist);
+    require_cpu_for_several_processes(o->device);
     loid::parse_split_ratios(*ratios, o->split);
     o->models = loid::bench_models_for_protocols(o->models, *protocols);
     if (!fractions->empty()) {

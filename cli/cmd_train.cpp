@@ -43,6 +43,7 @@ void add_pretrain(CLI::App& app) {
   add_no_progress_flag(*cmd, o->train.progress);
   cmd->callback([o, ratios, dist] {
     launch_or_join(*dist);
+    require_cpu_for_several_processes(o->device);
     loid::parse_split_ratios(*ratios, o->split);
     o->train.seed = o->split.seed;
     const auto r = loid::run_pretrain(*o);
@@ -118,6 +119,7 @@ void add_train(CLI::App& app) {
   add_no_progress_flag(*cmd, o->progress);
   cmd->callback([o, ratios, protocol, dist] {
     launch_or_join(*dist);
+    require_cpu_for_several_processes(o->device);
     loid::parse_split_ratios(*ratios, o->split);
     o->protocol = loid::protocol_from_name(*protocol);
     o->relora.seed = o->split.seed;

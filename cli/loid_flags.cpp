@@ -80,6 +80,13 @@ void launch_or_join(const DistOptions& o) {
   join_distributed(resolve_dist_job(o));
 }
 
+void require_cpu_for_several_processes(const DeviceSpec& device) {
+  if (distributed().active() && device.kind != DeviceSpec::Kind::kCpu)
+    throw UsageError(
+        "several processes run on the CPU only for now (their dropout masks are drawn as one CPU "
+        "process draws them; a GPU's differ): use --device cpu with --nproc or --world-size");
+}
+
 void add_no_progress_flag(CLI::App& cmd, bool& progress) {
   cmd.add_flag_function(
       "--no-progress", [&progress](std::int64_t) { progress = false; },

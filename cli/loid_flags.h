@@ -34,6 +34,9 @@ void add_distributed_flags(CLI::App& cmd, DistOptions& options);
 // for one process) and returns; the command then does its work as its rank.
 void launch_or_join(const DistOptions& options);
 
+// After launch_or_join: several processes need --device cpu (UsageError otherwise).
+void require_cpu_for_several_processes(const DeviceSpec& device);
+
 // Thrown to end the program with `code` after the work was done elsewhere (the launcher).
 struct ExitCode {
   int code = 0;

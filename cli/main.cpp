@@ -7,6 +7,7 @@
 #include "loid_flags.h"
 #include "core/allocator.h"
 #include "core/error.h"
+#include "core/launch.h"
 #include "core/thread_wait.h"
 #include "core/version.h"
 
@@ -53,6 +54,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const loid::cli::ExitCode& e) {
     return e.code;
+  } catch (const loid::PeerLostError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", loid::cli::program_name().c_str(), e.what());
+    return loid::kPeerLostExitCode;
   } catch (const loid::InputError& e) {
     std::fprintf(stderr, "%s: error: %s\n", loid::cli::program_name().c_str(), e.what());
     return 2;

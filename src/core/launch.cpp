@@ -196,35 +196,45 @@ int launch_local_ranks(int nproc, const std::string& program, const std::vector<
   }
 
   using clock = std::chrono::steady_clock;
-  int first_failure = -1;
+  const auto failed = [](int status) { return !(WIFEXITED(status) && WEXITSTATUS(status) == 0); };
+  // A rank whose collective failed because a peer was lost exits with kPeerLostExitCode: it is a
+  // consequence, so the rank lost first is the first that failed otherwise.
+  const auto secondary = [](int status) {
+    return WIFEXITED(status) && WEXITSTATUS(status) == kPeerLostExitCode;
+  };
+  std::vector<int> failure_order;  // ranks in the order their failures were seen
   clock::time_point failed_at{};
-  bool terminated = false, killed = false;
+  bool stopping = false, terminated = false, killed = false;
   int remaining = nproc;
   while (remaining > 0) {
     bool reaped = false;
+    // An interruption of the launcher first: the ranks may have had the same signal from the
+    // terminal, and their deaths are then not failures of their own.
+    if (g_forwarded_signal != 0 && !terminated) {
+      kill_all(g_forwarded_signal.load());
+      terminated = stopping = true;
+      failed_at = clock::now();
+    }
     for (std::size_t r = 0; r < pids.size(); ++r) {
       if (done[r]) continue;
       int status = 0;
       const pid_t got = ::waitpid(pids[r], &status, WNOHANG);
-      if (got != pids[r]) continue;
+      if (got == 0) continue;
       done[r] = true;
-      statuses[r] = status;
       --remaining;
       reaped = true;
-      const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (!ok && first_failure < 0 && !terminated) {
-        first_failure = static_cast<int>(r);
-        failed_at = clock::now();
-        std::fprintf(stderr, "loid: rank %zu (pid %d) %s; stopping the other ranks\n", r,
-                     static_cast<int>(pids[r]), describe_status(status).c_str());
+      statuses[r] = got == pids[r] ? status : 0;  // -1: not our child any more; nothing to report
+      if (got == pids[r] && failed(status) && g_forwarded_signal == 0) {
+        failure_order.push_back(static_cast<int>(r));
+        std::fprintf(stderr, "loid: rank %zu (pid %d) %s\n", r, static_cast<int>(pids[r]),
+                     describe_status(status).c_str());
+        if (!stopping) {
+          stopping = true;
+          failed_at = clock::now();
+        }
       }
     }
-    if (g_forwarded_signal != 0 && !terminated) {
-      kill_all(g_forwarded_signal.load());
-      terminated = true;
-      failed_at = clock::now();
-    }
-    if (first_failure >= 0 && !terminated &&
+    if (stopping && !terminated &&
         clock::now() - failed_at > std::chrono::duration<double>(grace_seconds)) {
       kill_all(SIGTERM);
       terminated = true;
@@ -234,23 +244,25 @@ int launch_local_ranks(int nproc, const std::string& program, const std::vector<
       kill_all(SIGKILL);
       killed = true;
     }
-    if (!reaped && remaining > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!reaped && remaining > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
-  if (g_forwarded_signal != 0 && first_failure < 0) return 128 + g_forwarded_signal.load();
-  if (first_failure < 0) return 0;
-  for (std::size_t r = 0; r < pids.size(); ++r) {
-    const int status = statuses[r];
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok && static_cast<int>(r) != first_failure)
-      std::fprintf(stderr, "loid: rank %zu (pid %d) %s\n", r, static_cast<int>(pids[r]),
-                   describe_status(status).c_str());
+  const int interrupted = g_forwarded_signal.exchange(0);
+  if (interrupted != 0) {
+    std::fprintf(stderr, "loid: interrupted (signal %d); the ranks were stopped\n", interrupted);
+    return 128 + interrupted;
   }
-  std::fprintf(stderr, "loid: the job failed: rank %d was lost first\n", first_failure);
-  return exit_code_of(statuses[static_cast<std::size_t>(first_failure)]) == 0
-             ? 1
-             : exit_code_of(statuses[static_cast<std::size_t>(first_failure)]);
+  if (failure_order.empty()) return 0;
+  int first = failure_order.front();
+  for (int r : failure_order)
+    if (!secondary(statuses[static_cast<std::size_t>(r)])) {
+      first = r;
+      break;
+    }
+  std::fprintf(stderr, "loid: the job failed: rank %d was lost first\n", first);
+  const int code = exit_code_of(statuses[static_cast<std::size_t>(first)]);
+  return code == 0 ? 1 : code;
 }
 
 }  // namespace loid

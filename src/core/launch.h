@@ -6,10 +6,21 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace loid {
+
+// A rank's exit status when its job failed because another rank was lost (a collective failed):
+// the launcher then names a rank that failed for another reason as the one lost first.
+constexpr int kPeerLostExitCode = 3;
+
+// Thrown by collectives when a peer is gone; main() exits with kPeerLostExitCode.
+class PeerLostError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // The flags of a command that can run as several processes.
 struct DistOptions {

@@ -52,6 +52,10 @@ class Encoder {
   virtual std::vector<TokenIds> token_ids(const std::vector<std::string>& texts) const = 0;
   // The id written into padding positions (masked, never read as a token).
   virtual std::int64_t pad_id() const { return 0; }
+  // Whether the per-token layers run on the real tokens packed in row order (nn/token_rows.h;
+  // BERT, USE-Lite) rather than on the padded (B * T) rows (GPT-2). A rank of a data-parallel
+  // step needs it to place its rows in the global batch's dropout masks (nn/dropout.h).
+  virtual bool packs_tokens() const { return true; }
   // Pads rows to the longest (at least one column, so a batch of empty texts still runs):
   // input_ids hold pad_id() and attention_mask 0 past each row's end.
   // min_columns: pad to at least this many (a rank's rows of a global batch pad to its longest).

@@ -121,6 +121,7 @@ class Gpt2Encoder : public Encoder {
               const Gpt2EncoderOptions& options = {});
 
   std::string kind() const override { return "gpt2"; }
+  bool packs_tokens() const override { return false; }  // padded (B * T) rows
   std::int64_t width() const override { return config_.n_embd; }
   std::int64_t max_length() const override { return max_length_; }
   void set_max_length(std::int64_t n);  // 0 restores n_positions; UsageError past n_positions

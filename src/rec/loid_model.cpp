@@ -409,29 +409,32 @@ std::size_t LoidPrecomputed::bytes() const {
                  sizeof(float);
 }
 
-torch::Tensor triplet_loss(const LoidOutput& out, double margin, std::int64_t shift) {
-  const std::int64_t b = out.p_u.size(0);
-  if (b < 2) return torch::zeros({}, out.p_u.options());
-  const auto negative_u = torch::roll(out.p_u, shift, 0);
-  const auto negative_i = torch::roll(out.p_i, shift, 0);
+namespace {
+
+// Per row: the hinge of both triplets (anchor v_i, positive p_u; anchor v_u, positive p_i), (B).
+torch::Tensor triplet_rows(const LoidOutput& out, const torch::Tensor& negative_p_u,
+                           const torch::Tensor& negative_p_i, double margin) {
   const auto term = [margin](const torch::Tensor& a, const torch::Tensor& pos,
                              const torch::Tensor& neg) {
     const auto dp = (a - pos).pow(2).sum(1);
     const auto dn = (a - neg).pow(2).sum(1);
     return torch::relu(dp - dn + margin);
   };
-  return (term(out.v_i, out.p_u, negative_u) + term(out.v_u, out.p_i, negative_i)).mean();
+  return term(out.v_i, out.p_u, negative_p_u) + term(out.v_u, out.p_i, negative_p_i);
+}
+
+}  // namespace
+
+torch::Tensor triplet_loss(const LoidOutput& out, double margin, std::int64_t shift) {
+  const std::int64_t b = out.p_u.size(0);
+  if (b < 2) return torch::zeros({}, out.p_u.options());
+  return triplet_rows(out, torch::roll(out.p_u, shift, 0), torch::roll(out.p_i, shift, 0), margin)
+      .mean();
 }
 
 torch::Tensor triplet_loss_sum(const LoidOutput& out, const torch::Tensor& negative_p_u,
                                const torch::Tensor& negative_p_i, double margin) {
-  const auto term = [margin](const torch::Tensor& a, const torch::Tensor& pos,
-                             const torch::Tensor& neg) {
-    const auto dp = (a - pos).pow(2).sum(1);
-    const auto dn = (a - neg).pow(2).sum(1);
-    return torch::relu(dp - dn + margin);
-  };
-  return (term(out.v_i, out.p_u, negative_p_u) + term(out.v_u, out.p_i, negative_p_i)).sum();
+  return triplet_rows(out, negative_p_u, negative_p_i, margin).sum();
 }
 
 }  // namespace loid

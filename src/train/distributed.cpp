@@ -118,9 +118,14 @@ void Distributed::join(const DistJob& job) {
     impl->store->wait(keys, timeout);
   } catch (const std::exception&) {
     std::string missing;
-    for (int r = 0; r < job.world_size; ++r)
-      if (!impl->store->check({keys[static_cast<std::size_t>(r)]}))
-        missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+    try {
+      for (int r = 0; r < job.world_size; ++r)
+        if (!impl->store->check({keys[static_cast<std::size_t>(r)]}))
+          missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+    } catch (const std::exception&) {
+      throw Error("distributed: " + tag(job.rank, job.world_size) + ": lost the rendezvous at " +
+                  where + " (rank 0 stopped; is the world size right on every process?)");
+    }
     throw Error("distributed: " + tag(job.rank, job.world_size) + ": rank(s) " + missing +
                 " did not join at " + where + " within " +
                 std::to_string(static_cast<int>(job.timeout_seconds)) +
@@ -176,8 +181,9 @@ void collective(int rank, int world, const std::string& what, F&& f, double* sec
   } catch (const std::exception& e) {
     std::string first_line = e.what();
     first_line = first_line.substr(0, first_line.find('\n'));
-    throw Error("distributed: " + tag(rank, world) + ": " + what +
-                " failed: another rank has stopped or is not responding (" + first_line + ")");
+    throw PeerLostError("distributed: " + tag(rank, world) + ": " + what +
+                        " failed: another rank has stopped or is not responding (" + first_line +
+                        ")");
   }
 }
 
@@ -202,6 +208,11 @@ double Distributed::sum(double value, const std::string& what) {
   std::vector<torch::Tensor> t{torch::full({1}, value, torch::kFloat64)};
   allreduce_sum(t, what);
   return t[0].item<double>();
+}
+
+double Distributed::same_everywhere(double value) {
+  if (!active()) return value;
+  return sum(main() ? value : 0.0, "sharing rank 0's validation figure");
 }
 
 void Distributed::allreduce_gradients(const std::vector<torch::Tensor>& params) {
@@ -264,6 +275,20 @@ void Distributed::barrier(const std::string& what) {
   allreduce_sum(t, what);
 }
 
+void Distributed::leave_last(const std::string& prefix, const std::string& what) {
+  // Rank 0 serves the store: it leaves a store exchange only after every other rank has said it
+  // is done with it, so that none of them loses the store halfway.
+  collective(rank_, world_, what, [&] {
+    if (!main()) {
+      impl_->store->set(prefix + "done/" + std::to_string(rank_), bytes_of("1"));
+    } else {
+      std::vector<std::string> done;
+      for (int r = 1; r < world_; ++r) done.push_back(prefix + "done/" + std::to_string(r));
+      impl_->store->wait(done);
+    }
+  });
+}
+
 void Distributed::meet(const std::string& what, double timeout_seconds) {
   if (!active()) return;
   const std::string prefix = "loid/meet/" + std::to_string(meetings_++) + "/";
@@ -274,16 +299,7 @@ void Distributed::meet(const std::string& what, double timeout_seconds) {
     impl_->store->wait(
         keys, std::chrono::milliseconds(static_cast<std::int64_t>(timeout_seconds * 1000)));
   });
-  // As in agree: rank 0 leaves last, so that no rank loses the store while it waits.
-  collective(rank_, world_, what, [&] {
-    if (!main()) {
-      impl_->store->set(prefix + "left/" + std::to_string(rank_), bytes_of("1"));
-    } else {
-      std::vector<std::string> left;
-      for (int r = 1; r < world_; ++r) left.push_back(prefix + "left/" + std::to_string(r));
-      impl_->store->wait(left);
-    }
-  });
+  leave_last(prefix, what);
 }
 
 void Distributed::agree(const std::string& what, const std::string& value) {
@@ -296,17 +312,7 @@ void Distributed::agree(const std::string& what, const std::string& value) {
     for (int r = 0; r < world_; ++r)
       values.push_back(string_of(impl_->store->get(prefix + std::to_string(r))));
   });
-  // Rank 0 serves the store: it waits until every other rank has read what it needs, so that
-  // all of them see the same verdict, not a lost connection.
-  collective(rank_, world_, "comparing " + what, [&] {
-    if (!main()) {
-      impl_->store->set(prefix + "read/" + std::to_string(rank_), bytes_of("1"));
-    } else {
-      std::vector<std::string> read;
-      for (int r = 1; r < world_; ++r) read.push_back(prefix + "read/" + std::to_string(r));
-      impl_->store->wait(read);
-    }
-  });
+  leave_last(prefix, "comparing " + what);  // all see the verdict, not a lost store
   for (int r = 1; r < world_; ++r) {
     if (values[static_cast<std::size_t>(r)] != values[0])
       throw UsageError("distributed: rank " + std::to_string(r) + "'s " + what +
@@ -351,6 +357,9 @@ void Distributed::join(const DistJob& job) {
 Distributed::~Distributed() = default;
 void Distributed::allreduce_sum(std::vector<torch::Tensor>&, const std::string&) {}
 double Distributed::sum(double value, const std::string&) {
+  return value;
+}
+double Distributed::same_everywhere(double value) {
   return value;
 }
 void Distributed::allreduce_gradients(const std::vector<torch::Tensor>&) {}

@@ -42,6 +42,9 @@ class Distributed {
   // In place: every tensor summed over the ranks (float, double or int64; any device).
   void allreduce_sum(std::vector<torch::Tensor>& tensors, const std::string& what);
   double sum(double value, const std::string& what);
+  // Rank 0's `value` on every rank (decisions such as early stopping must not hinge on a last-bit
+  // difference between ranks with other thread counts).
+  double same_everywhere(double value);
   // The gradients of `params` summed over the ranks (an undefined gradient counts as zero and is
   // made a zero tensor), in one flat buffer.
   void allreduce_gradients(const std::vector<torch::Tensor>& params);
@@ -68,6 +71,9 @@ class Distributed {
   void join(const DistJob& job);
 
  private:
+  // The end of a store exchange under `prefix`: rank 0 waits until the others are done with it.
+  void leave_last(const std::string& prefix, const std::string& what);
+
   struct Impl;
   Impl* impl_ = nullptr;
   int rank_ = 0, world_ = 1;

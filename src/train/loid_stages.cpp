@@ -678,10 +678,12 @@ LoidFit fit_loid(LoidModel& model, TargetEncoder& target, const TargetData& data
   const FitState state{model, target, e2e};
   const std::string ck = run_dir + "/" + kRunCheckpoint;
   auto validation_mse = [&] {
-    return rating_metrics(predict_rows(model, sampler, data.validation.user, data.validation.item,
-                                       vectors, seeds.contexts),
-                          data.validation.rating)
-        .mse;
+    // In a job every rank takes rank 0's figure, so that all stop alike (train/distributed.h).
+    return distributed().same_everywhere(
+        rating_metrics(predict_rows(model, sampler, data.validation.user, data.validation.item,
+                                    vectors, seeds.contexts),
+                       data.validation.rating)
+            .mse);
   };
 
   LoidFit fit;

@@ -63,7 +63,9 @@ PretrainResult run_pretrain(const PretrainOptions& o) {
              {o.train.epochs, o.train.patience, o.train.batch_size, o.train.learning_rate,
               o.train.weight_decay, o.train.seed, o.train.max_steps}},
             {"head", {o.head_hidden, o.head_dropout}},
-            {"max_train_reviews", o.max_train_reviews}}
+            {"max_train_reviews", o.max_train_reviews},
+            {"read", read_options_json(o.read)},
+            {"dtype", to_string(o.train.dtype)}}
             .dump());
     if (o.train.batch_size < dist.world())
       throw UsageError("the batch size must be at least the number of processes (" +

@@ -109,9 +109,12 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
   torch::optim::Adam optimizer(
       params, torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
 
+  Distributed& dist = distributed();
   TextRegressorResult result;
-  result.initial_validation_mse =
-      mse(predict_ratings(encoder, head, validation_texts, 64, false, o.dtype), validation_ratings);
+  // In a job every rank takes rank 0's validation figures, so that all stop alike
+  // (train/distributed.h).
+  result.initial_validation_mse = dist.same_everywhere(mse(
+      predict_ratings(encoder, head, validation_texts, 64, false, o.dtype), validation_ratings));
   result.best_validation_mse = result.initial_validation_mse;
   log_info("validation MSE before training: " + std::to_string(result.initial_validation_mse));
   std::vector<torch::Tensor> best = snapshot_params(params);
@@ -119,7 +122,6 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
   // Tokenized once for all epochs; each step pads its rows.
   const std::vector<TokenIds> train_ids = encoder.token_ids(train_texts);
   Rng order_rng = Rng(o.seed).fork(0x72656c6f7261ULL);  // "relora"
-  Distributed& dist = distributed();
   const bool check_ranks = check_ranks_each_step();
   if (dist.active() && o.batch_size < dist.world())
     throw UsageError("text regressor: the batch size (" + std::to_string(o.batch_size) +
@@ -181,7 +183,10 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
         const std::vector<TokenIds> mine(rows.begin() + lo, rows.begin() + hi);
         torch::Tensor squared;
         {
-          const BatchRowsScope slice(b, lo, hi - lo, tokens_before, tokens);
+          // Packed per-token layers see the rows' real tokens; padded ones (B * T) rows, padded
+          // to the global batch's longest below.
+          const BatchRowsScope slice(b, lo, hi - lo, encoder.packs_tokens() ? tokens_before : 0,
+                                     encoder.packs_tokens() ? tokens : -1);
           ComputeDtypeScope scope(o.dtype);
           const torch::Tensor vectors = encoder.forward(encoder.pad(mine, longest)).vectors;
           squared = (head->forward(vectors).to(torch::kFloat32) - target.narrow(0, lo, hi - lo))
@@ -225,8 +230,8 @@ TextRegressorResult train_text_regressor(Encoder& encoder, RatingHead& head,
     EpochRecord rec;
     rec.epoch = epoch;
     rec.train_loss = batches.empty() ? 0.0 : loss_sum / static_cast<double>(batches.size());
-    rec.validation_mse = mse(predict_ratings(encoder, head, validation_texts, 64, false, o.dtype),
-                             validation_ratings);
+    rec.validation_mse = dist.same_everywhere(mse(
+        predict_ratings(encoder, head, validation_texts, 64, false, o.dtype), validation_ratings));
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     result.curve.push_back(rec);
     log_info("epoch " + std::to_string(epoch) + ": train MSE " + std::to_string(rec.train_loss) +

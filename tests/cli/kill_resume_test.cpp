@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "data/synth.h"
 #include "support/child_process.h"
+#include "support/cli_runs.h"
 #include "support/test_paths.h"
 
 namespace loid {
@@ -31,9 +32,7 @@ std::vector<std::string> with_cli(const std::vector<std::string>& args) {
 
 // Runs the command to completion (bounded); returns its exit code.
 int run_to_end(const std::vector<std::string>& args, const std::string& log) {
-  testing::ChildProcess child(with_cli(args), log);
-  if (!child.wait_for(std::chrono::seconds(300))) return -1;
-  return child.exit_code();
+  return testing::run_cli_to_end(with_cli(args), log);
 }
 
 // One kill: the point's name and when it holds.
@@ -61,7 +60,7 @@ bool kill_at(const std::vector<std::string>& args, const KillPoint& point, const
 }
 
 json read_json(const std::string& path) {
-  return json::parse(read_file(path));
+  return testing::read_json_file(path);
 }
 
 bool exists(const std::string& path) {
@@ -83,14 +82,7 @@ void expect_clean_final_files(const std::string& dir) {
 }
 
 std::string make_corpus(const std::string& dir, std::int64_t users, std::int64_t items) {
-  SynthOptions so;
-  so.users = users;
-  so.items = items;
-  so.seed = 3;
-  so.progress = false;
-  so.out = dir + "/corpus.json";
-  write_synth_corpus(so);
-  return so.out;
+  return testing::make_cli_corpus(dir, users, items);
 }
 
 // The LoID flags both commands share: the tiny BERT, Re-LoRA for 2 steps, a small model, one

@@ -151,6 +151,18 @@ TEST(BatchRowsScope, FastDropoutSlicesOfRowsAndOfPackedTokens) {
     mine = fast_dropout(tokens.narrow(0, 4, 6), 0.5);
   }
   EXPECT_TRUE(torch::equal(mine, all_tokens.narrow(0, 4, 6)));
+  // Padded per-token rows (B * T, C), T = 3: rows 2-3 are flat rows 6-11, whatever their real
+  // lengths (no token counts given).
+  const auto padded = torch::rand({12, 8});
+  torch::manual_seed(7);
+  const auto all_padded = fast_dropout(padded, 0.5);
+  torch::manual_seed(7);
+  torch::Tensor mine_padded;
+  {
+    const BatchRowsScope scope(4, 2, 2);
+    mine_padded = fast_dropout(padded.narrow(0, 6, 6), 0.5);
+  }
+  EXPECT_TRUE(torch::equal(mine_padded, all_padded.narrow(0, 6, 6)));
   // A tensor that fits neither layout is a bug of the caller, not a silent wrong mask.
   const BatchRowsScope scope(4, 2, 2, 4, 6);
   EXPECT_THROW(fast_dropout(torch::rand({5, 8}), 0.5), std::logic_error);
