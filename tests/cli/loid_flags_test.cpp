@@ -16,7 +16,8 @@
 namespace loid {
 namespace {
 
-// Per command, its flags as of a4f92be (before cli/loid_flags.cpp).
+// Per command, its flags as of a4f92be (before cli/loid_flags.cpp), and the flags of several
+// processes added to pretrain, train and bench since (issue 23).
 const std::map<std::string, std::vector<std::string>> kFlags = {
     {"pretrain",
      {"--alpha",
@@ -46,7 +47,12 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
       "--text",
       "--threads",
       "--train-fraction",
-      "--device"}},
+      "--device",
+      "--nproc",
+      "--world-size",
+      "--process-rank",
+      "--master",
+      "--dist-timeout"}},
     {"train",
      {"--alpha",
       "--batch-size",
@@ -101,7 +107,12 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
       "--mf-reg",
       "--text-factors",
       "--text-factor-reg",
-      "--device"}},
+      "--device",
+      "--nproc",
+      "--world-size",
+      "--process-rank",
+      "--master",
+      "--dist-timeout"}},
     {"bench",
      {"--alpha",
       "--batch-size",
@@ -153,7 +164,12 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
       "--train-fractions",
       "--text-factors",
       "--text-factor-reg",
-      "--device"}},
+      "--device",
+      "--nproc",
+      "--world-size",
+      "--process-rank",
+      "--master",
+      "--dist-timeout"}},
     {"demo",
      {"--baselines-only",
       "--data",
