@@ -42,39 +42,13 @@ std::string make_corpus(const std::string& dir, std::int64_t users, std::int64_t
 // `loid train` on the tiny BERT with Re-LoRA, one thread per process.
 std::vector<std::string> train_args(const std::string& data, const std::string& out,
                                     const char* epochs, std::vector<std::string> extra = {}) {
-  std::vector<std::string> a = {testing::cli_path(),
-                                "train",
-                                "--data",
-                                data,
-                                "--encoder",
-                                testing::golden("bert/tiny"),
-                                "--rank",
-                                "4",
-                                "--alpha",
-                                "8",
-                                "--relora-epochs",
-                                "1",
-                                "--relora-max-steps",
-                                "6",
-                                "--relora-batch-size",
-                                "7",
-                                "-k",
-                                "3",
-                                "--heads",
-                                "2",
-                                "--hidden",
-                                "8",
-                                "--batch-size",
-                                "15",
-                                "--epochs",
-                                epochs,
-                                "--patience",
-                                epochs,
-                                "--threads",
-                                "1",
-                                "--no-progress",
-                                "--out",
-                                out};
+  std::vector<std::string> a = {testing::cli_path(), "train", "--data", data};
+  for (const auto& f : testing::tiny_loid_flags(epochs, "6")) a.push_back(f);
+  for (const std::string& f :
+       {std::string("--relora-batch-size"), std::string("7"), std::string("--batch-size"),
+        std::string("15"), std::string("--patience"), std::string(epochs), std::string("--out"),
+        out})
+    a.push_back(f);
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }

@@ -88,27 +88,7 @@ std::string make_corpus(const std::string& dir, std::int64_t users, std::int64_t
 // The LoID flags both commands share: the tiny BERT, Re-LoRA for 2 steps, a small model, one
 // thread, `epochs` LoID epochs.
 std::vector<std::string> tiny_loid_args(const char* epochs) {
-  return {"--encoder",
-          testing::golden("bert/tiny"),
-          "--rank",
-          "4",
-          "--alpha",
-          "8",
-          "--relora-epochs",
-          "1",
-          "--relora-max-steps",
-          "2",
-          "-k",
-          "3",
-          "--heads",
-          "2",
-          "--hidden",
-          "8",
-          "--epochs",
-          epochs,
-          "--threads",
-          "1",
-          "--no-progress"};
+  return testing::tiny_loid_flags(epochs, "2");
 }
 
 // `loid train` on the tiny BERT: 4 LoID epochs (no early stop), each stage checkpointed;

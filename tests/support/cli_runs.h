@@ -11,6 +11,7 @@
 #include "core/fs.h"
 #include "data/synth.h"
 #include "support/child_process.h"
+#include "support/test_paths.h"
 
 namespace loid::testing {
 
@@ -33,6 +34,34 @@ inline int run_cli_to_end(const std::vector<std::string>& argv, const std::strin
   ChildProcess child(argv, log);
   if (!child.wait_for(std::chrono::seconds(seconds))) return -1;
   return child.exit_code();
+}
+
+// The LoID flags of the end-to-end tests: the tiny BERT (tests/golden/bert/tiny), LoRA rank 4,
+// Re-LoRA for `relora_steps` steps of one epoch, a small model (k 3, 2 heads, hidden 8), one
+// thread, `epochs` LoID epochs, no progress bars.
+inline std::vector<std::string> tiny_loid_flags(const std::string& epochs,
+                                                const std::string& relora_steps) {
+  return {"--encoder",
+          golden("bert/tiny"),
+          "--rank",
+          "4",
+          "--alpha",
+          "8",
+          "--relora-epochs",
+          "1",
+          "--relora-max-steps",
+          relora_steps,
+          "-k",
+          "3",
+          "--heads",
+          "2",
+          "--hidden",
+          "8",
+          "--epochs",
+          epochs,
+          "--threads",
+          "1",
+          "--no-progress"};
 }
 
 inline nlohmann::json read_json_file(const std::string& path) {
