@@ -8,8 +8,6 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <thread>
 
 #include "core/error.h"
 #include "core/progress.h"
@@ -65,7 +63,6 @@ std::string first_difference(const std::string& a, const std::string& b, int ran
 struct Distributed::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
-  double timeout_seconds = 300;
 };
 
 bool distributed_available() {
@@ -87,7 +84,6 @@ void Distributed::join(const DistJob& job) {
   if (!job.distributed()) return;
   if (impl_ != nullptr) throw Error("distributed: this process has already joined a job");
   auto impl = std::make_unique<Impl>();
-  impl->timeout_seconds = job.timeout_seconds;
   const auto timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(job.timeout_seconds * 1000));
   const std::string where = job.host + ":" + std::to_string(job.port);
